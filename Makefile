@@ -1,0 +1,43 @@
+# The project's one script: `make demo` runs the main job, `make test` runs what CI runs.
+# Both set everything up from scratch on a fresh machine and can be run again at will.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CARGO_DIR := rust
+
+.PHONY: demo test setup build rust-test py-test bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+setup: $(VENV)/bin/activate  ## create .venv with maturin in it
+	$(PY) -m pip install --quiet "maturin>=1.16,<2"
+
+build: setup  ## build the Rust extension (release) into sim/ and install the dependencies
+	rm -f sim/_core*.so
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+	  $(VENV)/bin/maturin develop --release --quiet --extras test
+
+demo: build  ## replay the shipped synthetic scenarios and print a summary
+	$(PY) -m sim demo
+
+rust-test:  ## cargo tests of the Rust workspace (the core compiles and tests without PyO3)
+	cd $(CARGO_DIR) && cargo test --workspace --exclude sim-bindings --quiet
+
+py-test: build  ## pytest
+	$(PY) -m pytest
+
+test: build rust-test  ## everything CI runs
+	$(PY) -m pytest
+
+bench: build  ## benchmarks (they report numbers; they do not pass or fail on speed)
+	cd $(CARGO_DIR) && cargo bench -p sim-backtest --bench engine
+	$(PY) -m pytest tests/bench --benchmark-enable --benchmark-only
+
+clean:
+	rm -rf $(VENV) $(CARGO_DIR)/target sim/_core*.so

@@ -1,0 +1,250 @@
+//! The market engine: the one object the Python event loop advances in time.
+//!
+//! `advance_to(t)` consumes every tick stamped at or before `t` in the total order and hands
+//! back, in order, what Python must see: minute closes (with their bar), klines, order updates
+//! and fills of simulated orders. It stops as soon as it has something to hand back — after
+//! the last tick that shares the event's timestamp, since market data at an instant precedes
+//! timers and adapter events at that instant — so a handler that submits an order at time T
+//! is matched against the first quote strictly after T and never against one already consumed.
+
+use sim_core::order::EventKind;
+use sim_core::{DataError, EventKey, Kline, MinuteBar, Quote, Trade};
+use sim_ingestion::merge::{Step, Tick};
+use sim_ingestion::{BadRowPolicy, Merger, MinuteBarBuilder, SourceKind};
+
+use crate::matching::{FeeModel, Matcher, OrderRequest, OrderStatus, SimFill};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineConfig {
+    /// The first minute of the run; without it the first tick opens the first minute.
+    pub start_ns: Option<i64>,
+    pub policy: BadRowPolicy,
+    pub tick_size: f64,
+    pub fees: FeeModel,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    MinuteClose { key: EventKey, bar: MinuteBar },
+    Kline { key: EventKey, kline: Kline },
+    OrderUpdate { key: EventKey, order_id: u64, status: OrderStatus, reason: String },
+    Fill { key: EventKey, fill: SimFill },
+}
+
+impl EngineEvent {
+    pub fn key(&self) -> EventKey {
+        match self {
+            EngineEvent::MinuteClose { key, .. }
+            | EngineEvent::Kline { key, .. }
+            | EngineEvent::OrderUpdate { key, .. }
+            | EngineEvent::Fill { key, .. } => *key,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advance {
+    /// Events for Python, in the total order; the engine has not necessarily reached `t`.
+    Events(Vec<EngineEvent>),
+    /// Everything up to and including `t` is done.
+    Reached,
+    /// This source must be fed (or finished) before the engine can go on.
+    Starved(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EngineError {
+    /// An order submitted for a time the engine has already passed would see the future.
+    SubmitInThePast { ts_ns: i64, now_ns: i64 },
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::SubmitInThePast { ts_ns, now_ns } => {
+                write!(f, "order submitted at {ts_ns} ns but the engine is already at {now_ns} ns")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+#[derive(Debug)]
+pub struct MarketEngine {
+    merger: Merger,
+    bars: MinuteBarBuilder,
+    matcher: Matcher,
+    policy: BadRowPolicy,
+    outbox: Vec<EngineEvent>,
+    now_ns: i64,
+    seq: u64,
+    made: u64,
+}
+
+impl MarketEngine {
+    pub fn new(config: EngineConfig) -> Self {
+        MarketEngine {
+            merger: Merger::new(),
+            bars: MinuteBarBuilder::new(config.start_ns),
+            matcher: Matcher::new(config.tick_size, config.fees),
+            policy: config.policy,
+            outbox: Vec::new(),
+            now_ns: config.start_ns.unwrap_or(i64::MIN),
+            seq: 0,
+            made: 0,
+        }
+    }
+
+    pub fn add_source(&mut self, kind: SourceKind) -> u32 {
+        self.merger.add_source(kind)
+    }
+
+    pub fn merger(&self) -> &Merger {
+        &self.merger
+    }
+
+    pub fn now_ns(&self) -> i64 {
+        self.now_ns
+    }
+
+    /// Ticks consumed plus events made.
+    pub fn events_processed(&self) -> u64 {
+        self.merger.released() + self.made
+    }
+
+    pub fn last_quote(&self) -> Option<&Quote> {
+        self.bars.last_quote()
+    }
+
+    pub fn push_trade(&mut self, source: u32, t: Trade, row: u64) -> Result<(), DataError> {
+        let policy = self.policy;
+        self.merger.source_mut(source)?.push_trade(t, row, policy)
+    }
+
+    pub fn push_quote(&mut self, source: u32, q: Quote, row: u64) -> Result<(), DataError> {
+        let policy = self.policy;
+        self.merger.source_mut(source)?.push_quote(q, row, policy)
+    }
+
+    pub fn push_kline(&mut self, source: u32, k: Kline, row: u64) -> Result<(), DataError> {
+        let policy = self.policy;
+        self.merger.source_mut(source)?.push_kline(k, row, policy)
+    }
+
+    pub fn finish_source(&mut self, source: u32) -> Result<(), DataError> {
+        self.merger.source_mut(source)?.finish();
+        Ok(())
+    }
+
+    pub fn mark_source_until(&mut self, source: u32, ts_ns: i64) -> Result<(), DataError> {
+        self.merger.source_mut(source)?.mark_until(ts_ns);
+        Ok(())
+    }
+
+    fn make_key(&mut self, ts_ns: i64, kind: EventKind) -> EventKey {
+        self.seq += 1;
+        self.made += 1;
+        EventKey::new(ts_ns, kind, 0, self.seq)
+    }
+
+    fn emit_fill(&mut self, ts_ns: i64, fill: SimFill) {
+        let key = self.make_key(ts_ns, EventKind::Fill);
+        self.outbox.push(EngineEvent::Fill { key, fill });
+    }
+
+    fn close_minutes_through(&mut self, ts_ns: i64) {
+        let mut closed = Vec::new();
+        self.bars.close_through(ts_ns, &mut |bar| closed.push(bar));
+        for bar in closed {
+            let key = self.make_key(bar.ts_min_ns + sim_core::time::NS_PER_MIN, EventKind::MinuteClose);
+            self.outbox.push(EngineEvent::MinuteClose { key, bar });
+        }
+    }
+
+    fn take_outbox(&mut self) -> Advance {
+        let mut events = std::mem::take(&mut self.outbox);
+        events.sort_by_key(|e| e.key());
+        Advance::Events(events)
+    }
+
+    fn process(&mut self, key: EventKey, tick: Tick) {
+        self.now_ns = key.ts_ns;
+        let mut fills = Vec::new();
+        match tick {
+            Tick::Trade(t) => {
+                self.matcher.on_trade(&t, &mut |f| fills.push(f));
+                self.bars.on_trade(&t);
+            }
+            Tick::Quote(q) => {
+                self.matcher.on_quote(&q, &mut |f| fills.push(f));
+                self.bars.on_quote(&q);
+            }
+            Tick::Kline(k) => self.outbox.push(EngineEvent::Kline { key, kline: k }),
+        }
+        for f in fills {
+            self.emit_fill(key.ts_ns, f);
+        }
+    }
+
+    /// See the module documentation.
+    pub fn advance_to(&mut self, t_ns: i64) -> Advance {
+        loop {
+            let pending = self.outbox.iter().map(|e| e.key().ts_ns).min();
+            let limit = pending.map_or(t_ns, |p| p.min(t_ns));
+            match self.merger.peek(limit) {
+                Step::Starved(s) => return Advance::Starved(s),
+                Step::Tick(key, tick) => {
+                    // A tick at or after the end of the open minute belongs to a later minute:
+                    // the minute is finished first (its snapshot excludes the tick), though its
+                    // close event sorts after market data stamped at the same instant.
+                    if self.bars.current_end().is_some_and(|end| end <= key.ts_ns) {
+                        self.close_minutes_through(key.ts_ns);
+                        continue;
+                    }
+                    self.merger.pop(key);
+                    self.process(key, tick);
+                }
+                Step::Reached => {
+                    if !self.outbox.is_empty() {
+                        return self.take_outbox();
+                    }
+                    if self.bars.current_end().is_some_and(|end| end <= t_ns) {
+                        self.close_minutes_through(t_ns);
+                        continue;
+                    }
+                    self.now_ns = self.now_ns.max(t_ns);
+                    return Advance::Reached;
+                }
+            }
+        }
+    }
+
+    /// Submits a simulated order at `ts_ns` (the handler's time). Its acknowledgement and its
+    /// fills come back later from `advance_to`, never as a return value.
+    pub fn submit_order(&mut self, req: OrderRequest, ts_ns: i64) -> Result<(), EngineError> {
+        if ts_ns < self.now_ns {
+            return Err(EngineError::SubmitInThePast { ts_ns, now_ns: self.now_ns });
+        }
+        let (status, reason) = match self.matcher.submit(req, ts_ns) {
+            Ok(()) => (OrderStatus::Accepted, String::new()),
+            Err(reason) => (OrderStatus::Rejected, reason),
+        };
+        let key = self.make_key(ts_ns, EventKind::OrderUpdate);
+        self.outbox.push(EngineEvent::OrderUpdate { key, order_id: req.order_id, status, reason });
+        Ok(())
+    }
+
+    pub fn cancel_order(&mut self, order_id: u64, ts_ns: i64) -> Result<(), EngineError> {
+        if ts_ns < self.now_ns {
+            return Err(EngineError::SubmitInThePast { ts_ns, now_ns: self.now_ns });
+        }
+        let (status, reason) = match self.matcher.cancel(order_id) {
+            Ok(()) => (OrderStatus::Cancelled, String::new()),
+            Err(reason) => (OrderStatus::CancelRejected, reason),
+        };
+        let key = self.make_key(ts_ns, EventKind::OrderUpdate);
+        self.outbox.push(EngineEvent::OrderUpdate { key, order_id, status, reason });
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! The market engine (DESIGN §3): ingestion, features and the simulated matching engine behind
+//! one `advance_to(t)` call that the Python event loop drives.
+
+pub mod engine;
+pub mod matching;
+pub mod price;
+
+pub use engine::{Advance, EngineConfig, EngineEvent, MarketEngine};
+pub use matching::{FeeModel, Matcher, OrderRequest, OrderStatus, OrderType, Side, SimFill};

@@ -1,0 +1,75 @@
+//! The engine's contract with the event loop, on small hand-made streams.
+
+use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, MarketEngine, OrderRequest, OrderType, Side};
+use sim_core::time::NS_PER_MIN;
+use sim_core::{Quote, Trade};
+use sim_ingestion::{BadRowPolicy, SourceKind};
+
+fn engine() -> (MarketEngine, u32, u32) {
+    let mut e = MarketEngine::new(EngineConfig {
+        start_ns: Some(0),
+        policy: BadRowPolicy::Fail,
+        tick_size: 0.1,
+        fees: FeeModel { taker_bps: 5.0, maker_bps: -1.0 },
+    });
+    let t = e.add_source(SourceKind::Trades);
+    let q = e.add_source(SourceKind::Quotes);
+    (e, t, q)
+}
+
+fn quote(ts: i64, bid: f64) -> Quote {
+    Quote { ts_ns: ts, bid_px: bid, bid_sz: 1.0, ask_px: bid + 0.1, ask_sz: 2.0 }
+}
+
+fn drain(e: &mut MarketEngine, t: i64) -> Vec<EngineEvent> {
+    let mut all = Vec::new();
+    loop {
+        match e.advance_to(t) {
+            Advance::Events(ev) => all.extend(ev),
+            Advance::Reached => return all,
+            Advance::Starved(s) => panic!("starved on {s}"),
+        }
+    }
+}
+
+#[test]
+fn a_market_order_at_minute_close_fills_at_the_next_quote_not_one_already_consumed() {
+    let (mut e, t, q) = engine();
+    e.push_quote(q, quote(10, 100.0), 1).unwrap();
+    e.push_trade(t, Trade { ts_ns: 20, price: 100.0, size: 1.0, side: 1, trade_id: 1 }, 1).unwrap();
+    // A quote stamped exactly at the minute's end, then one after it.
+    e.push_quote(q, quote(NS_PER_MIN, 101.0), 2).unwrap();
+    e.push_quote(q, quote(NS_PER_MIN + 5, 102.0), 3).unwrap();
+    e.finish_source(t).unwrap();
+    e.finish_source(q).unwrap();
+
+    let first = match e.advance_to(10 * NS_PER_MIN) {
+        Advance::Events(ev) => ev,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(first.len(), 1);
+    let EngineEvent::MinuteClose { key, bar } = &first[0] else { panic!() };
+    assert_eq!(key.ts_ns, NS_PER_MIN);
+    assert_eq!(bar.bid_px_close, 100.0, "the snapshot is taken before the quote at the end instant");
+    assert_eq!(e.now_ns(), NS_PER_MIN, "the quote at the close instant was consumed, the later one not");
+
+    let req = OrderRequest { order_id: 7, side: Side::Buy, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 1 };
+    e.submit_order(req, key.ts_ns).unwrap();
+    let rest = drain(&mut e, 10 * NS_PER_MIN);
+    let fills: Vec<_> = rest.iter().filter_map(|ev| if let EngineEvent::Fill { key, fill } = ev { Some((key.ts_ns, fill.price)) } else { None }).collect();
+    assert_eq!(fills, vec![(NS_PER_MIN + 5, 102.2)]);
+    let closes = rest.iter().filter(|ev| matches!(ev, EngineEvent::MinuteClose { .. })).count();
+    assert_eq!(closes, 9, "one close per minute through the end, empty minutes included");
+    let keys: Vec<_> = rest.iter().map(|ev| ev.key()).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn submitting_in_the_past_is_an_error() {
+    let (mut e, t, q) = engine();
+    e.finish_source(t).unwrap();
+    e.finish_source(q).unwrap();
+    drain(&mut e, 5 * NS_PER_MIN);
+    let req = OrderRequest { order_id: 1, side: Side::Sell, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 0 };
+    assert!(e.submit_order(req, NS_PER_MIN).is_err());
+}

@@ -1,0 +1,333 @@
+//! The one Python extension module, `sim._core`: the market engine and the total order.
+//!
+//! Columns cross as buffers (numpy arrays, or anything with the buffer protocol), never one
+//! Python object per tick. Rust errors become one Python exception class per kind.
+
+use pyo3::buffer::PyBuffer;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, OrderRequest, OrderType, Side};
+use sim_core::{BadRowKind, DataError, EventKind, Kline, Quote, Trade};
+use sim_ingestion::{BadRowPolicy, SourceKind};
+
+create_exception!(_core, SimCoreError, PyException, "Base class of errors raised by the Rust core.");
+create_exception!(_core, BadRowError, SimCoreError, "A bad input row under the fail policy: args are (source, row, kind, detail).");
+create_exception!(_core, DataInputError, SimCoreError, "Misuse of a data source (unknown, finished, wrong kind, ragged batch).");
+create_exception!(_core, EngineError, SimCoreError, "An engine call that would break time order.");
+
+fn data_err(e: DataError) -> PyErr {
+    match e {
+        DataError::BadRow { src, row, kind, detail } => BadRowError::new_err((src, row, kind.name(), detail)),
+        other => DataInputError::new_err(other.to_string()),
+    }
+}
+
+/// A read-only view of a 1-D buffer of `T`.
+struct Column<T: pyo3::buffer::Element> {
+    buf: PyBuffer<T>,
+}
+
+impl<T: pyo3::buffer::Element + Copy> Column<T> {
+    fn new(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        let buf = PyBuffer::<T>::get(obj).map_err(|e| {
+            DataInputError::new_err(format!("column {name}: {e}"))
+        })?;
+        if buf.dimensions() != 1 || !buf.is_c_contiguous() {
+            return Err(DataInputError::new_err(format!("column {name}: expected a contiguous 1-D buffer")));
+        }
+        Ok(Column { buf })
+    }
+    fn len(&self) -> usize {
+        self.buf.item_count()
+    }
+    fn slice<'a>(&'a self, py: Python<'a>) -> &'a [pyo3::buffer::ReadOnlyCell<T>] {
+        self.buf.as_slice(py).expect("checked contiguous")
+    }
+}
+
+fn same_len(source: u32, lens: &[usize]) -> PyResult<usize> {
+    let n = lens[0];
+    if lens.iter().any(|&l| l != n) {
+        return Err(data_err(DataError::RaggedBatch(source)));
+    }
+    Ok(n)
+}
+
+#[pyclass(module = "sim._core", unsendable)]
+struct MarketEngine {
+    inner: sim_backtest::MarketEngine,
+}
+
+fn key_tuple(py: Python<'_>, kind: &str, key: sim_core::EventKey, payload: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    Ok((kind, key.ts_ns, key.source, key.seq, payload).into_pyobject(py)?.into_any().unbind())
+}
+
+fn event_to_py(py: Python<'_>, ev: &EngineEvent) -> PyResult<Py<PyAny>> {
+    match ev {
+        EngineEvent::MinuteClose { key, bar } => {
+            let payload = (
+                bar.ts_min_ns,
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                bar.volume,
+                bar.vwap,
+                bar.trade_count,
+                bar.bid_px_close,
+                bar.ask_px_close,
+                bar.bid_sz_close,
+                bar.ask_sz_close,
+            )
+                .into_pyobject(py)?
+                .into_any();
+            key_tuple(py, "minute_close", *key, payload)
+        }
+        EngineEvent::Kline { key, kline: k } => {
+            let payload = (k.open_ts_ns, k.interval_ns, k.open, k.high, k.low, k.close, k.volume).into_pyobject(py)?.into_any();
+            key_tuple(py, "kline", *key, payload)
+        }
+        EngineEvent::OrderUpdate { key, order_id, status, reason } => {
+            let payload = (*order_id, status.name(), reason.as_str()).into_pyobject(py)?.into_any();
+            key_tuple(py, "order_update", *key, payload)
+        }
+        EngineEvent::Fill { key, fill } => {
+            let side: i8 = if fill.side == Side::Buy { 1 } else { -1 };
+            let payload = (fill.order_id, side, fill.price, fill.qty, fill.fee, fill.maker).into_pyobject(py)?.into_any();
+            key_tuple(py, "fill", *key, payload)
+        }
+    }
+}
+
+#[pymethods]
+impl MarketEngine {
+    #[new]
+    #[pyo3(signature = (*, tick_size, taker_fee_bps, maker_fee_bps, start_ns=None, on_bad_rows="fail"))]
+    fn new(tick_size: f64, taker_fee_bps: f64, maker_fee_bps: f64, start_ns: Option<i64>, on_bad_rows: &str) -> PyResult<Self> {
+        let policy = match on_bad_rows {
+            "fail" => BadRowPolicy::Fail,
+            "drop" => BadRowPolicy::Drop,
+            other => return Err(DataInputError::new_err(format!("on_bad_rows must be 'fail' or 'drop', not {other:?}"))),
+        };
+        if !(tick_size.is_finite() && tick_size > 0.0) {
+            return Err(DataInputError::new_err(format!("tick_size must be positive, not {tick_size}")));
+        }
+        let config = EngineConfig { start_ns, policy, tick_size, fees: FeeModel { taker_bps: taker_fee_bps, maker_bps: maker_fee_bps } };
+        Ok(MarketEngine { inner: sim_backtest::MarketEngine::new(config) })
+    }
+
+    /// Adds a source of kind "trades", "quotes" or "klines"; returns its index.
+    fn add_source(&mut self, kind: &str) -> PyResult<u32> {
+        let k = SourceKind::parse(kind).ok_or_else(|| DataInputError::new_err(format!("unknown source kind {kind:?}")))?;
+        Ok(self.inner.add_source(k))
+    }
+
+    /// Pushes a batch of trades; `row0` is the 1-based row number of its first row.
+    #[allow(clippy::too_many_arguments)]
+    fn push_trades(
+        &mut self,
+        py: Python<'_>,
+        source: u32,
+        row0: u64,
+        ts_ns: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        size: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        trade_id: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (ts, p, s, sd, id) = (
+            Column::<i64>::new(ts_ns, "ts_ns")?,
+            Column::<f64>::new(price, "price")?,
+            Column::<f64>::new(size, "size")?,
+            Column::<i8>::new(side, "side")?,
+            Column::<i64>::new(trade_id, "trade_id")?,
+        );
+        let n = same_len(source, &[ts.len(), p.len(), s.len(), sd.len(), id.len()])?;
+        let (ts, p, s, sd, id) = (ts.slice(py), p.slice(py), s.slice(py), sd.slice(py), id.slice(py));
+        for i in 0..n {
+            let t = Trade { ts_ns: ts[i].get(), price: p[i].get(), size: s[i].get(), side: sd[i].get(), trade_id: id[i].get() };
+            self.inner.push_trade(source, t, row0 + i as u64).map_err(data_err)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_quotes(
+        &mut self,
+        py: Python<'_>,
+        source: u32,
+        row0: u64,
+        ts_ns: &Bound<'_, PyAny>,
+        bid_px: &Bound<'_, PyAny>,
+        bid_sz: &Bound<'_, PyAny>,
+        ask_px: &Bound<'_, PyAny>,
+        ask_sz: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (ts, bp, bs, ap, az) = (
+            Column::<i64>::new(ts_ns, "ts_ns")?,
+            Column::<f64>::new(bid_px, "bid_px")?,
+            Column::<f64>::new(bid_sz, "bid_sz")?,
+            Column::<f64>::new(ask_px, "ask_px")?,
+            Column::<f64>::new(ask_sz, "ask_sz")?,
+        );
+        let n = same_len(source, &[ts.len(), bp.len(), bs.len(), ap.len(), az.len()])?;
+        let (ts, bp, bs, ap, az) = (ts.slice(py), bp.slice(py), bs.slice(py), ap.slice(py), az.slice(py));
+        for i in 0..n {
+            let q = Quote { ts_ns: ts[i].get(), bid_px: bp[i].get(), bid_sz: bs[i].get(), ask_px: ap[i].get(), ask_sz: az[i].get() };
+            self.inner.push_quote(source, q, row0 + i as u64).map_err(data_err)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_klines(
+        &mut self,
+        py: Python<'_>,
+        source: u32,
+        row0: u64,
+        open_ts_ns: &Bound<'_, PyAny>,
+        interval_ns: i64,
+        open: &Bound<'_, PyAny>,
+        high: &Bound<'_, PyAny>,
+        low: &Bound<'_, PyAny>,
+        close: &Bound<'_, PyAny>,
+        volume: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (ts, o, h, l, c, v) = (
+            Column::<i64>::new(open_ts_ns, "open_ts_ns")?,
+            Column::<f64>::new(open, "open")?,
+            Column::<f64>::new(high, "high")?,
+            Column::<f64>::new(low, "low")?,
+            Column::<f64>::new(close, "close")?,
+            Column::<f64>::new(volume, "volume")?,
+        );
+        let n = same_len(source, &[ts.len(), o.len(), h.len(), l.len(), c.len(), v.len()])?;
+        let (ts, o, h, l, c, v) = (ts.slice(py), o.slice(py), h.slice(py), l.slice(py), c.slice(py), v.slice(py));
+        for i in 0..n {
+            let k = Kline {
+                open_ts_ns: ts[i].get(),
+                interval_ns,
+                open: o[i].get(),
+                high: h[i].get(),
+                low: l[i].get(),
+                close: c[i].get(),
+                volume: v[i].get(),
+            };
+            self.inner.push_kline(source, k, row0 + i as u64).map_err(data_err)?;
+        }
+        Ok(())
+    }
+
+    /// No more rows will come from this source.
+    fn finish_source(&mut self, source: u32) -> PyResult<()> {
+        self.inner.finish_source(source).map_err(data_err)
+    }
+
+    /// Promise that no row stamped before `ts_ns` will come from this source.
+    fn mark_source_until(&mut self, source: u32, ts_ns: i64) -> PyResult<()> {
+        self.inner.mark_source_until(source, ts_ns).map_err(data_err)
+    }
+
+    /// ("events", [event, ...]) | ("reached", None) | ("starved", source).
+    /// An event is (kind, ts_ns, source, seq, payload).
+    fn advance_to(&mut self, py: Python<'_>, t_ns: i64) -> PyResult<(String, Py<PyAny>)> {
+        match self.inner.advance_to(t_ns) {
+            Advance::Events(events) => {
+                let items = events.iter().map(|e| event_to_py(py, e)).collect::<PyResult<Vec<_>>>()?;
+                Ok(("events".to_string(), items.into_pyobject(py)?.into_any().unbind()))
+            }
+            Advance::Reached => Ok(("reached".to_string(), py.None())),
+            Advance::Starved(s) => Ok(("starved".to_string(), s.into_pyobject(py)?.into_any().unbind())),
+        }
+    }
+
+    /// Submits a simulated order at `ts_ns`; side is +1 (buy) or −1 (sell); order_type
+    /// "market" or "limit". Its acknowledgement comes back from `advance_to`.
+    #[pyo3(signature = (order_id, side, order_type, qty, ts_ns, limit_px=f64::NAN, slippage_ticks=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn submit_order(
+        &mut self,
+        order_id: u64,
+        side: i8,
+        order_type: &str,
+        qty: f64,
+        ts_ns: i64,
+        limit_px: f64,
+        slippage_ticks: i64,
+    ) -> PyResult<()> {
+        let side = match side {
+            1 => Side::Buy,
+            -1 => Side::Sell,
+            other => return Err(EngineError::new_err(format!("side must be +1 or -1, not {other}"))),
+        };
+        let order_type = match order_type {
+            "market" => OrderType::Market,
+            "limit" => OrderType::Limit,
+            other => return Err(EngineError::new_err(format!("order_type must be 'market' or 'limit', not {other:?}"))),
+        };
+        let req = OrderRequest { order_id, side, order_type, qty, limit_px, slippage_ticks };
+        self.inner.submit_order(req, ts_ns).map_err(|e| EngineError::new_err(e.to_string()))
+    }
+
+    fn cancel_order(&mut self, order_id: u64, ts_ns: i64) -> PyResult<()> {
+        self.inner.cancel_order(order_id, ts_ns).map_err(|e| EngineError::new_err(e.to_string()))
+    }
+
+    #[getter]
+    fn now_ns(&self) -> i64 {
+        self.inner.now_ns()
+    }
+
+    #[getter]
+    fn events_processed(&self) -> u64 {
+        self.inner.events_processed()
+    }
+
+    /// (ts_ns, bid_px, bid_sz, ask_px, ask_sz) of the latest quote consumed, or None.
+    fn last_quote(&self) -> Option<(i64, f64, f64, f64, f64)> {
+        self.inner.last_quote().map(|q| (q.ts_ns, q.bid_px, q.bid_sz, q.ask_px, q.ask_sz))
+    }
+
+    /// One row per source and bad-row kind: (source, kind, count, first_row, first_detail).
+    fn bad_rows(&self) -> Vec<(u32, String, u64, u64, String)> {
+        let mut out = Vec::new();
+        for (source, stats) in self.inner.merger().bad_rows() {
+            for (kind, count) in &stats.counts {
+                let (row, detail) = stats.first.get(kind).cloned().unwrap_or_default();
+                out.push((source, kind.name().to_string(), *count, row, detail));
+            }
+        }
+        out
+    }
+
+    /// One row per source: (source, kind, rows_seen, rows_accepted, rows_buffered).
+    fn source_stats(&self) -> Vec<(u32, String, u64, u64, usize)> {
+        self.inner
+            .merger()
+            .sources()
+            .iter()
+            .map(|s| (s.index, s.kind.name().to_string(), s.rows_seen, s.rows_accepted, s.buffered()))
+            .collect()
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let prio = PyDict::new(py);
+    for k in EventKind::ALL {
+        prio.set_item(k.name(), k.priority())?;
+    }
+    m.add("KIND_PRIORITY", prio)?;
+    m.add("BAD_ROW_KINDS", BadRowKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>())?;
+    m.add("SimCoreError", py.get_type::<SimCoreError>())?;
+    m.add("BadRowError", py.get_type::<BadRowError>())?;
+    m.add("DataInputError", py.get_type::<DataInputError>())?;
+    m.add("EngineError", py.get_type::<EngineError>())?;
+    m.add_class::<MarketEngine>()?;
+    Ok(())
+}

@@ -1,0 +1,84 @@
+"""Typed stub of the Rust extension module `sim._core` (checked against the module by a test)."""
+
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+KIND_PRIORITY: dict[str, int]
+BAD_ROW_KINDS: list[str]
+
+class SimCoreError(Exception): ...
+class BadRowError(SimCoreError): ...
+class DataInputError(SimCoreError): ...
+class EngineError(SimCoreError): ...
+
+Event = tuple[str, int, int, int, tuple[Any, ...]]
+
+class MarketEngine:
+    def __init__(
+        self,
+        *,
+        tick_size: float,
+        taker_fee_bps: float,
+        maker_fee_bps: float,
+        start_ns: int | None = None,
+        on_bad_rows: Literal["fail", "drop"] = "fail",
+    ) -> None: ...
+    def add_source(self, kind: Literal["trades", "quotes", "klines"]) -> int: ...
+    def push_trades(
+        self,
+        source: int,
+        row0: int,
+        ts_ns: npt.NDArray[np.int64],
+        price: npt.NDArray[np.float64],
+        size: npt.NDArray[np.float64],
+        side: npt.NDArray[np.int8],
+        trade_id: npt.NDArray[np.int64],
+    ) -> None: ...
+    def push_quotes(
+        self,
+        source: int,
+        row0: int,
+        ts_ns: npt.NDArray[np.int64],
+        bid_px: npt.NDArray[np.float64],
+        bid_sz: npt.NDArray[np.float64],
+        ask_px: npt.NDArray[np.float64],
+        ask_sz: npt.NDArray[np.float64],
+    ) -> None: ...
+    def push_klines(
+        self,
+        source: int,
+        row0: int,
+        open_ts_ns: npt.NDArray[np.int64],
+        interval_ns: int,
+        open: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+        low: npt.NDArray[np.float64],
+        close: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> None: ...
+    def finish_source(self, source: int) -> None: ...
+    def mark_source_until(self, source: int, ts_ns: int) -> None: ...
+    def advance_to(
+        self, t_ns: int
+    ) -> tuple[Literal["events"], list[Event]] | tuple[Literal["reached"], None] | tuple[Literal["starved"], int]: ...
+    def submit_order(
+        self,
+        order_id: int,
+        side: int,
+        order_type: Literal["market", "limit"],
+        qty: float,
+        ts_ns: int,
+        limit_px: float = ...,
+        slippage_ticks: int = 0,
+    ) -> None: ...
+    def cancel_order(self, order_id: int, ts_ns: int) -> None: ...
+    @property
+    def now_ns(self) -> int: ...
+    @property
+    def events_processed(self) -> int: ...
+    def last_quote(self) -> tuple[int, float, float, float, float] | None: ...
+    def bad_rows(self) -> list[tuple[int, str, int, int, str]]: ...
+    def source_stats(self) -> list[tuple[int, str, int, int, int]]: ...
