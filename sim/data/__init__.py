@@ -1,0 +1,1 @@
+"""Recorded and normalized market data: schemas, readers for the supported formats, import."""
