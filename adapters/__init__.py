@@ -1,0 +1,1 @@
+"""Exchange adapters behind one protocol: simulated (in-process), Bybit (testnet, mainnet)."""

@@ -1,0 +1,255 @@
+"""The `sim` command line.
+
+Exit codes: 0 success; 1 a check failed (golden mismatch, nondeterminism); 2 bad input (a
+one-line message naming the file, row or key — never a traceback); 3 scenarios unavailable
+on this machine (their data root is missing) under `verify` without `--skip-unavailable`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sim.errors import UserInputError
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise UserInputError(f"--set expects KEY=VALUE, got {p!r}")
+        k, v = p.split("=", 1)
+        out[k.strip()] = _parse_value(v)
+    return out
+
+
+def _scenario_refs(args: argparse.Namespace) -> list[str]:
+    from sim.scenario.manifest import all_scenarios
+
+    if getattr(args, "all", False):
+        return [str(p) for p in all_scenarios()]
+    if not args.scenarios:
+        raise UserInputError("name at least one scenario, or --all")
+    return list(args.scenarios)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.exports import fmt
+    from sim.run import run, write_run_dir
+    from sim.scenario.manifest import REPO, load_scenario
+
+    sc = load_scenario(args.scenario)
+    if args.on_bad_rows:
+        sc.spec = sc.spec.model_copy(update={"on_bad_rows": args.on_bad_rows})
+    result = run(sc, _overrides(args.set), seed=args.seed, speed=args.speed)
+    out = Path(args.out) if args.out else REPO / "runs" / sc.id
+    write_run_dir(result, out)
+    width = max(len(k) for k in result.summary)
+    for k, v in result.summary.items():
+        print(f"{k:<{width}}  {fmt(v)}")
+    print(f"{'events':<{width}}  {result.manifest['events']}")
+    print(f"{'wall_s':<{width}}  {result.manifest['wall_s']}")
+    if result.manifest["bad_rows"]:
+        print(f"dropped bad rows: {json.dumps(result.manifest['bad_rows'], sort_keys=True)}")
+    print(f"outputs: {out}")
+    return EXIT_OK
+
+
+def _verify_one(ref: str, golden: str | None, overrides: dict[str, Any]) -> tuple[str, str, list[str]]:
+    from sim.golden import compare
+    from sim.run import run
+    from sim.scenario.manifest import ScenarioUnavailable, load_scenario
+
+    sc = load_scenario(ref)
+    try:
+        result = run(sc, overrides)
+    except ScenarioUnavailable as e:
+        return sc.id, "unavailable", [str(e)]
+    gdir = Path(golden) if golden else sc.golden_dir
+    diffs = compare(result, gdir)
+    return sc.id, ("ok" if not diffs else "FAIL"), [d.describe() for d in diffs]
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from sim.golden import unused_golden_dirs
+    from sim.scenario.manifest import GOLDEN_DIR, scenario_id_for
+
+    refs = _scenario_refs(args)
+    overrides = _overrides(args.set)
+    failed = unavailable = 0
+    produced: set[str] = set()
+    for ref in refs:
+        sid, status, notes = _verify_one(ref, args.golden, overrides)
+        produced.add(sid)
+        print(f"{status:<12} {sid}")
+        for n in notes:
+            print(f"    {n}")
+        failed += status == "FAIL"
+        unavailable += status == "unavailable"
+    if args.all:
+        produced |= {scenario_id_for(Path(r)) for r in refs}
+        for g in unused_golden_dirs(GOLDEN_DIR, produced):
+            print(f"{'UNUSED':<12} golden/{g} (no scenario produces it; delete it or restore its scenario)")
+            failed += 1
+    print(f"{len(refs) - failed - unavailable} passed, {failed} failed, {unavailable} unavailable")
+    if failed:
+        return EXIT_CHECK_FAILED
+    if unavailable and not args.skip_unavailable:
+        return EXIT_UNAVAILABLE
+    return EXIT_OK
+
+
+def cmd_bless(args: argparse.Namespace) -> int:
+    from sim.golden import bless
+    from sim.run import run
+    from sim.scenario.manifest import load_scenario
+
+    for ref in _scenario_refs(args):
+        sc = load_scenario(ref)
+        changed = bless(run(sc), sc.golden_dir)
+        print(f"blessed {sc.id}: {', '.join(changed) if changed else 'unchanged'}")
+    return EXIT_OK
+
+
+def cmd_determinism(args: argparse.Namespace) -> int:
+    from sim.scenario.manifest import ScenarioUnavailable, load_scenario
+
+    bad = 0
+    for ref in _scenario_refs(args):
+        sc = load_scenario(ref)
+        try:
+            sc.content_hash()
+        except ScenarioUnavailable as e:
+            print(f"{'unavailable':<12} {sc.id}: {e}")
+            if not args.skip_unavailable:
+                bad += 1
+            continue
+        hashes = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(2):
+                out = Path(tmp) / str(i)
+                proc = subprocess.run(
+                    [sys.executable, "-m", "sim", "run", str(sc.path), "--out", str(out)],
+                    capture_output=True, text=True, env=os.environ.copy(),
+                )
+                if proc.returncode != 0:
+                    print(f"{'FAIL':<12} {sc.id}: run {i + 1} exited {proc.returncode}: {proc.stderr.strip()}")
+                    bad += 1
+                    break
+                hashes.append(json.loads((out / "manifest.json").read_text())["outputs"])
+        if len(hashes) == 2:
+            same = hashes[0] == hashes[1]
+            print(f"{'ok' if same else 'FAIL':<12} {sc.id}")
+            if not same:
+                for name in sorted(set(hashes[0]) | set(hashes[1])):
+                    if hashes[0].get(name) != hashes[1].get(name):
+                        print(f"    {name} differs between two fresh runs")
+                bad += 1
+    return EXIT_CHECK_FAILED if bad else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sim.exports import fmt
+    from sim.run import run, write_run_dir
+    from sim.scenario.manifest import REPO, all_scenarios, load_scenario
+
+    out_root = Path(args.out) if args.out else REPO / "runs" / "demo"
+    rows = []
+    for p in all_scenarios():
+        sc = load_scenario(p)
+        if sc.spec.synthetic is None:
+            continue
+        result = run(sc)
+        write_run_dir(result, out_root / sc.id)
+        s = result.summary
+        rows.append((sc.id, result.manifest["events"], s["bars"], s["orders"], s["fills"],
+                     fmt(round(s["realized_pnl"] - s["fees"] - s["funding"], 6)), result.manifest["wall_s"]))
+    header = ("scenario", "events", "bars", "orders", "fills", "net_pnl", "wall_s")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)))
+    print(f"outputs: {out_root}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from sim.scenario.manifest import all_scenarios, load_scenario
+
+    for p in all_scenarios():
+        sc = load_scenario(p)
+        kind = "synthetic" if sc.spec.synthetic else "recorded"
+        print(f"{sc.id:<40} {kind:<10} {sc.spec.description}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="sim", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="replay one scenario into a run directory")
+    p.add_argument("scenario", help="scenario id (group/name) or path to its YAML")
+    p.add_argument("--out", help="run directory (default runs/<scenario>)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--speed", type=float, help="pace at this many times real time (default: as fast as possible)")
+    p.add_argument("--on-bad-rows", choices=("fail", "drop"), help="override the scenario's bad-row policy")
+    p.set_defaults(func=cmd_run)
+
+    for name, func, helptext in (
+        ("verify", cmd_verify, "replay scenarios and compare with their golden files"),
+        ("bless", cmd_bless, "rewrite golden files from a replay, on purpose"),
+        ("determinism", cmd_determinism, "run each scenario twice in fresh processes and compare output hashes"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("scenarios", nargs="*")
+        p.add_argument("--all", action="store_true", help="every scenario under scenarios/")
+        if name != "bless":
+            p.add_argument("--skip-unavailable", action="store_true",
+                           help="scenarios whose data root is missing do not fail the command")
+        if name == "verify":
+            p.add_argument("--golden", help="compare with this folder instead of golden/<scenario>")
+            p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("demo", help="replay the shipped synthetic scenarios and print a summary")
+    p.add_argument("--out")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("list", help="list the scenarios")
+    p.set_defaults(func=cmd_list)
+
+    try:
+        from sim.data.importer import add_import_arguments, run_import
+    except ImportError:  # pragma: no cover - the importer is part of the package
+        pass
+    else:
+        p = sub.add_parser("import", help="turn a recorded file into the project's Parquet, with a data-quality report")
+        add_import_arguments(p)
+        p.set_defaults(func=run_import)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

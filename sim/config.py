@@ -1,0 +1,157 @@
+"""The strategy/run configuration of spec §17.3: one strict, frozen pydantic model.
+
+`config/default.yaml` holds every parameter with its default; a scenario's `config:` block
+and command-line overrides are applied on top. Unknown keys and bad values are errors naming
+the key. The canonical JSON of a config (sorted keys) is hashed into the run's identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sim.errors import ManifestError
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    instrument: str = "BTCUSDT"
+    exchange: Literal["bybit"] = "bybit"
+    timeframe: Literal["1m"] = "1m"
+    rolling_window_minutes: int = Field(240, gt=0)
+
+    # Value area
+    va_fraction: float = Field(0.70, gt=0.0, le=1.0)
+    base_bin_ticks: int = Field(1, gt=0)
+    alpha_bin: float = Field(0.25, gt=0.0)
+    bin_width_max_ticks: int = Field(200, gt=0)
+    rebucket_interval_minutes: int = Field(15, gt=0)
+    rebucket_change_pct: float = Field(0.25, gt=0.0)
+    min_va_bins: int = Field(20, gt=0)
+
+    # Initiative
+    max_quote_staleness_ms: int = Field(250, ge=0)
+    ambiguous_trade_frac_max: float = Field(0.35, ge=0.0, le=1.0)
+    use_tick_rule_fallback: bool = True
+
+    # Quote imbalance
+    use_qimb: bool = True
+    qimb_entry_min: float = Field(0.10, ge=-1.0, le=1.0)
+    qimb_breakout_min: float = Field(0.10, ge=-1.0, le=1.0)
+    qimb_fail_min: float = Field(-0.10, ge=-1.0, le=1.0)
+    qimb_ema_span_seconds: float = Field(60, gt=0)
+    spread_lookback_minutes: int = Field(60, gt=0)
+
+    # Order-flow thresholds
+    of_entry_min: float = 0
+    of_entry_min_norm: float = 0.1
+    of_breakout_min: float = 0
+    of_breakout_min_norm: float = 0.1
+    of_fail_min: float = 0
+    of_fail_min_norm: float = -0.1
+
+    # Acceptance
+    accept_outside_k: int = Field(3, gt=0)
+
+    # Sizing
+    risk_pct: float = Field(0.02, gt=0.0, le=1.0)
+    max_leverage: float = Field(10, gt=0)
+    margin_mode: Literal["cross"] = "cross"
+
+    # Partial exits
+    tp1_pct: float = Field(0.30, ge=0.0, le=1.0)
+    tp2_pct: float = Field(0.70, ge=0.0, le=1.0)
+    move_stop_to_breakeven_after_tp1: bool = True
+
+    # Risk
+    max_hold_minutes: int = Field(60, gt=0)
+    extend_if_profitable: bool = True
+    cooldown_minutes: int = Field(3, ge=0)
+    stop_buffer_ticks: int = Field(2, ge=0)
+
+    # Execution
+    fill_on_next_quote: bool = True
+    slippage_ticks_entry: int = Field(1, ge=0)
+    slippage_ticks_exit: int = Field(1, ge=0)
+    taker_fee_bps: float = 5
+    maker_fee_bps: float = -1
+    limit_order_timeout_minutes: int = Field(1, ge=0)
+    use_limit_for_entry: bool = True
+    use_market_for_exit: bool = True
+
+    # Backtest
+    funding_rate_8h_bps: float = 1
+    backtest_workers: Literal["auto"] | int = "auto"
+
+    # Modes
+    enable_retest_mode: bool = True
+    enable_flip_on_signal: bool = True
+
+    # Monitoring
+    state_snapshot_interval_minutes: int = Field(5, gt=0)
+    log_features_every_minute: bool = True
+
+    # Startup
+    require_manual_activation: bool = True
+    warmup_minutes: int = Field(240, ge=0)
+
+    @field_validator("backtest_workers")
+    @classmethod
+    def _workers_positive(cls, v: Any) -> Any:
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("must be 'auto' or a positive integer")
+        return v
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def workers(self) -> int:
+        if self.backtest_workers == "auto":
+            return max(1, (os.cpu_count() or 2) // 2)
+        return int(self.backtest_workers)
+
+
+def _first_error(e: ValidationError) -> tuple[str, str]:
+    err = e.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or None
+    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+    return key or "", msg
+
+
+def load_config(path: Path | str = DEFAULT_PATH, overrides: dict[str, Any] | None = None, *, origin: Path | str | None = None) -> Config:
+    """Loads the defaults file and applies overrides; errors name the file and the key.
+
+    `origin` names the file the overrides come from (a scenario manifest), for messages.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ManifestError(path, None, "config file not found") from None
+    except yaml.YAMLError as e:
+        raise ManifestError(path, None, f"not valid YAML ({e.__class__.__name__})") from None
+    if not isinstance(raw, dict):
+        raise ManifestError(path, None, "expected a mapping of parameters")
+    try:
+        base = Config.model_validate(raw)
+    except ValidationError as e:
+        key, msg = _first_error(e)
+        raise ManifestError(path, key, msg) from None
+    if not overrides:
+        return base
+    try:
+        return Config.model_validate({**base.model_dump(), **overrides})
+    except ValidationError as e:
+        key, msg = _first_error(e)
+        raise ManifestError(origin or path, f"config.{key}", msg) from None

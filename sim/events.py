@@ -1,0 +1,130 @@
+"""Event types and their total order.
+
+Every event has a `key` = (ts_ns, kind priority, source, seq) — DESIGN §4. The priorities
+are defined once, in the Rust core (`sim._core.KIND_PRIORITY`), and read from there.
+Events carry the exchange timestamp (`ts_ns`) and, where there is one, the local receive time
+(`recv_ns`; equal to `ts_ns` in replay).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sim import _core
+
+PRIORITY: dict[str, int] = dict(_core.KIND_PRIORITY)
+
+EventKey = tuple[int, int, int, int]
+
+NS_PER_MS = 1_000_000
+NS_PER_MIN = 60_000_000_000
+
+
+def make_key(kind: str, ts_ns: int, source: int = 0, seq: int = 0) -> EventKey:
+    return (ts_ns, PRIORITY[kind], source, seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """A finished one-minute bar (spec §3.3 `bars_1m`). No trades → NaN prices, count 0."""
+
+    ts_min_ns: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    vwap: float
+    trade_count: int
+    bid_px_close: float
+    ask_px_close: float
+    bid_sz_close: float
+    ask_sz_close: float
+
+    @property
+    def spread_close(self) -> float:
+        return self.ask_px_close - self.bid_px_close
+
+    @property
+    def mid_close(self) -> float:
+        return (self.bid_px_close + self.ask_px_close) / 2
+
+    @property
+    def has_trades(self) -> bool:
+        return self.trade_count > 0 and not math.isnan(self.close)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str
+    ts_ns: int
+    key: EventKey
+    recv_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteClose(Event):
+    bar: Bar
+
+
+@dataclass(frozen=True, slots=True)
+class KlineClose(Event):
+    """A recorded bar of any interval, delivered at its close."""
+
+    open_ts_ns: int
+    interval_ns: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class Funding(Event):
+    rate: float  # per funding interval, as a fraction (1 bp = 0.0001)
+
+
+@dataclass(frozen=True, slots=True)
+class Timer(Event):
+    name: str
+    payload: Any = None
+
+
+OrderStatus = Literal["accepted", "rejected", "cancelled", "cancel_rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate(Event):
+    order_id: str
+    status: OrderStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fill(Event):
+    order_id: str
+    side: int  # +1 buy, -1 sell
+    price: float
+    qty: float
+    fee: float  # paid; negative is a rebate
+    liquidity: Literal["maker", "taker"] = field(default="taker")
+
+
+def from_engine(raw: tuple[str, int, int, int, tuple[Any, ...]], order_ids: dict[int, str]) -> Event:
+    """Turns one event tuple from `sim._core.MarketEngine.advance_to` into an event object."""
+    kind, ts, source, seq, p = raw
+    key = (ts, PRIORITY[kind], source, seq)
+    if kind == "minute_close":
+        return MinuteClose(kind, ts, key, ts, Bar(*p))
+    if kind == "kline":
+        return KlineClose(kind, ts, key, ts, *p)
+    if kind == "order_update":
+        oid, status, reason = p
+        return OrderUpdate(kind, ts, key, ts, order_ids[oid], status, reason)
+    if kind == "fill":
+        oid, side, price, qty, fee, maker = p
+        return Fill(kind, ts, key, ts, order_ids[oid], side, price, qty, fee, "maker" if maker else "taker")
+    raise ValueError(f"unknown engine event kind {kind!r}")

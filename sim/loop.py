@@ -1,0 +1,78 @@
+"""The one event loop: merges engine events with Python-side events in the total order,
+dispatches each to the handler, then drains the commands the handler raised.
+
+Commands raised inside a handler (orders, cancels, new timers) are queued and sent after the
+handler returns, never re-entered; what they cause comes back as later events.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from sim.clock import SimClock
+from sim.events import Event
+from sim.market import MarketFeed
+from sim.timers import TimerQueue
+
+
+class EventLoop:
+    def __init__(self, clock: SimClock, market: MarketFeed, timers: TimerQueue, end_ns: int) -> None:
+        self.clock = clock
+        self.market = market
+        self.timers = timers
+        self.end_ns = end_ns
+        self._extra: list[tuple[Any, int, Event]] = []  # one-off Python events (funding, live adapter)
+        self._pending: list[tuple[Any, int, Event]] = []  # engine events not yet dispatched
+        self._n = 0
+        self.dispatched = 0
+
+    def schedule(self, event: Event) -> None:
+        """Adds a one-off event (e.g. funding) to the Python-side queue."""
+        self._n += 1
+        heapq.heappush(self._extra, (event.key, self._n, event))
+
+    def _push_engine(self, events: list[Event]) -> None:
+        for ev in events:
+            self._n += 1
+            heapq.heappush(self._pending, (ev.key, self._n, ev))
+
+    def _next_python(self) -> Event | None:
+        t = self.timers.peek()
+        x = self._extra[0][2] if self._extra else None
+        if t is None or (x is not None and x.key < t.key):
+            return x
+        return t
+
+    def _pop_python(self, ev: Event) -> None:
+        if self._extra and self._extra[0][2] is ev:
+            heapq.heappop(self._extra)
+        else:
+            self.timers.pop()
+
+    def run(self, handle: Callable[[Event], None], drain: Callable[[], bool]) -> None:
+        """`handle` processes one event; `drain` sends queued commands and says whether any
+        reached the engine (whose acknowledgements must then be collected at once)."""
+        while True:
+            py = self._next_python()
+            if py is not None and py.ts_ns > self.end_ns:
+                py = None
+            target = py.ts_ns if py is not None else self.end_ns
+            if not self._pending:
+                self._push_engine(self.market.advance_to(target))
+            if self._pending and (py is None or self._pending[0][0] < py.key):
+                ev = heapq.heappop(self._pending)[2]
+            elif py is not None:
+                # The engine has consumed every tick up to py's instant: either it reached
+                # `target`, or it handed back events stamped at that instant (which it does only
+                # after the last tick of the instant) that sort after py.
+                self._pop_python(py)
+                ev = py
+            else:
+                return
+            self.clock.advance(ev.ts_ns)
+            handle(ev)
+            self.dispatched += 1
+            if drain():
+                self._push_engine(self.market.advance_to(self.clock.now_ns()))

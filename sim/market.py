@@ -1,0 +1,133 @@
+"""The Python side of the market engine: feeds each source's batches into `sim._core` when the
+merge asks for them, keeps the run to its time window, and turns engine output into events.
+
+Sources are pulled lazily — only a source the merge is starved on is read — so memory holds a
+batch or so per source, whatever the size of the files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from sim import _core
+from sim.data.source import BatchSource
+from sim.errors import DataFileError
+from sim.events import Event, from_engine
+
+
+def _col(batch: pa.RecordBatch, name: str, dtype: type) -> np.ndarray:
+    arr = batch.column(name)
+    if arr.null_count:
+        # An empty numeric field is a value that is not there: NaN, which the engine rejects
+        # as a bad row (`not_finite`) rather than inventing a number.
+        arr = arr.fill_null(np.nan) if pa.types.is_floating(arr.type) else arr
+    return np.ascontiguousarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) index ranges where mask is True."""
+    if not mask.any():
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.view(np.int8), [0]))))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+
+
+class MarketFeed:
+    def __init__(
+        self,
+        sources: Sequence[BatchSource],
+        *,
+        start_ns: int,
+        end_ns: int,
+        tick_size: float,
+        taker_fee_bps: float,
+        maker_fee_bps: float,
+        on_bad_rows: str = "fail",
+    ) -> None:
+        self.engine = _core.MarketEngine(
+            tick_size=tick_size,
+            taker_fee_bps=taker_fee_bps,
+            maker_fee_bps=maker_fee_bps,
+            start_ns=start_ns,
+            on_bad_rows=on_bad_rows,
+        )
+        self.start_ns, self.end_ns = start_ns, end_ns
+        self.sources = list(sources)
+        self._iters: list[Iterator[tuple[int, pa.RecordBatch]] | None] = []
+        for s in self.sources:
+            idx = self.engine.add_source(s.kind)
+            assert idx == len(self._iters)
+            self._iters.append(iter(s.batches()))
+        self._order_ids: dict[int, str] = {}
+        self.rows_outside_window = [0] * len(self.sources)
+
+    def register_order_id(self, client_order_id: str) -> int:
+        n = len(self._order_ids) + 1
+        self._order_ids[n] = client_order_id
+        return n
+
+    def _feed(self, i: int) -> None:
+        it = self._iters[i]
+        src = self.sources[i]
+        try:
+            nxt = next(it) if it is not None else None
+        except StopIteration:
+            nxt = None
+        if nxt is None:
+            self._iters[i] = None
+            self.engine.finish_source(i)
+            return
+        row0, batch = nxt
+        ts_col = "open_ts_ns" if src.kind == "klines" else "ts_ns"
+        ts = _col(batch, ts_col, np.int64)
+        if src.kind == "klines":
+            assert src.interval_ns is not None
+            event_ts = ts + src.interval_ns
+            inside = (ts >= self.start_ns) & (event_ts <= self.end_ns)
+        else:
+            inside = (ts >= self.start_ns) & (ts < self.end_ns)
+        self.rows_outside_window[i] += int(len(ts) - inside.sum())
+        try:
+            for a, b in _runs(inside):
+                self._push(i, src, row0 + a, batch.slice(a, b - a))
+        except _core.BadRowError as e:
+            _source, row, kind, detail = e.args
+            raise DataFileError(src.name, f"{kind.replace('_', ' ')} ({detail})", row=row) from None
+        if len(ts) and ts.min() >= self.end_ns:
+            # Past the window: nothing further in this (time-ordered) source can be inside it.
+            self._iters[i] = None
+            self.engine.finish_source(i)
+
+    def _push(self, i: int, src: BatchSource, row0: int, b: pa.RecordBatch) -> None:
+        e = self.engine
+        if src.kind == "trades":
+            e.push_trades(i, row0, _col(b, "ts_ns", np.int64), _col(b, "price", np.float64),
+                          _col(b, "size", np.float64), _col(b, "side", np.int8), _col(b, "trade_id", np.int64))
+        elif src.kind == "quotes":
+            e.push_quotes(i, row0, _col(b, "ts_ns", np.int64), _col(b, "bid_px", np.float64),
+                          _col(b, "bid_sz", np.float64), _col(b, "ask_px", np.float64), _col(b, "ask_sz", np.float64))
+        else:
+            e.push_klines(i, row0, _col(b, "open_ts_ns", np.int64), int(src.interval_ns or 0),
+                          _col(b, "open", np.float64), _col(b, "high", np.float64), _col(b, "low", np.float64),
+                          _col(b, "close", np.float64), _col(b, "volume", np.float64))
+
+    def advance_to(self, t_ns: int) -> list[Event]:
+        """Events up to `t_ns` in the total order; [] once the engine has reached `t_ns`."""
+        while True:
+            status, value = self.engine.advance_to(t_ns)
+            if status == "starved":
+                self._feed(value)
+                continue
+            if status == "reached":
+                return []
+            return [from_engine(raw, self._order_ids) for raw in value]
+
+    def bad_rows(self) -> dict[str, dict[str, int]]:
+        """Dropped rows by source name and kind (under `on_bad_rows: drop`)."""
+        out: dict[str, dict[str, int]] = {}
+        for source, kind, count, _row, _detail in self.engine.bad_rows():
+            out.setdefault(self.sources[source].name, {})[kind] = count
+        return out

@@ -1,0 +1,205 @@
+"""Scenario manifests: strict YAML validated by pydantic.
+
+A scenario names its strategy, config overrides, instrument, time window, seed, data (recorded
+files relative to the data root, or a seeded synthetic generator), adapter, and — by rule — the
+golden folder it is checked against: `scenarios/<group>/<name>.yaml` ↔ `golden/<group>/<name>/`.
+Any unknown key, missing file or bad value is a one-line error naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.errors import ManifestError
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SCENARIOS_DIR = REPO / "scenarios"
+GOLDEN_DIR = REPO / "golden"
+
+
+class ScenarioUnavailable(Exception):
+    """The scenario's recorded data lives under a data root that is not on this machine."""
+
+
+def data_root() -> Path | None:
+    """`SIM_DATA_DIR`, else `../shared/data` beside the checkout when it exists."""
+    env = os.environ.get("SIM_DATA_DIR")
+    if env:
+        return Path(env)
+    default = REPO.parent / "shared" / "data"
+    return default if default.is_dir() else None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Instrument(_Strict):
+    symbol: str = "BTCUSDT"
+    tick_size: float = Field(0.1, gt=0)
+    qty_step: float = Field(0.001, gt=0)
+
+
+class Window(_Strict):
+    start: datetime
+    end: datetime
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    @property
+    def start_ns(self) -> int:
+        return int(self.start.timestamp()) * 1_000_000_000 + self.start.microsecond * 1000
+
+    @property
+    def end_ns(self) -> int:
+        return int(self.end.timestamp()) * 1_000_000_000 + self.end.microsecond * 1000
+
+
+class DataFile(_Strict):
+    kind: Literal["trades", "quotes", "klines"]
+    format: str
+    path: str
+    #: "data": relative to the data root; "scenario": relative to the manifest's folder.
+    root: Literal["data", "scenario"] = "data"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Synthetic(_Strict):
+    generator: Literal["ticks"] = "ticks"
+    start_price: float = Field(30000.0, gt=0)
+    segments: list[dict[str, Any]] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Adapter(_Strict):
+    type: Literal["simulated"] = "simulated"
+
+
+class Scenario(_Strict):
+    name: str
+    description: str
+    strategy: str
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+    covers: list[str] = Field(default_factory=list)
+    config: dict[str, Any] = Field(default_factory=dict)
+    instrument: Instrument = Field(default_factory=Instrument)
+    window: Window
+    seed: int
+    data: list[DataFile] = Field(default_factory=list)
+    synthetic: Synthetic | None = None
+    adapter: Adapter = Field(default_factory=Adapter)
+    on_bad_rows: Literal["fail", "drop"] = "fail"
+
+    @model_validator(mode="after")
+    def _one_source_of_data(self) -> Scenario:
+        if bool(self.data) == (self.synthetic is not None):
+            raise ValueError("give exactly one of 'data' (recorded files) or 'synthetic'")
+        return self
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        from sim.strategies import STRATEGY_NAMES
+
+        if v not in STRATEGY_NAMES:
+            raise ValueError(f"unknown strategy {v!r} (known: {', '.join(STRATEGY_NAMES)})")
+        return v
+
+
+class LoadedScenario:
+    """A validated scenario with where it came from and what it is called."""
+
+    def __init__(self, spec: Scenario, path: Path, scenario_id: str, text: str) -> None:
+        self.spec = spec
+        self.path = path
+        self.id = scenario_id
+        self.text = text
+
+    @property
+    def golden_dir(self) -> Path:
+        return GOLDEN_DIR / self.id
+
+    def resolve(self, f: DataFile, index: int) -> Path:
+        if f.root == "scenario":
+            p = (self.path.parent / f.path).resolve()
+        elif Path(f.path).is_absolute():
+            p = Path(f.path)
+        else:
+            root = data_root()
+            if root is None or not root.is_dir():
+                raise ScenarioUnavailable(
+                    f"{self.id}: data root not found (set SIM_DATA_DIR; {f.path} is read from it)"
+                )
+            p = root / f.path
+        if not p.is_file():
+            raise ManifestError(self.path, f"data[{index}].path", f"file not found: {p}")
+        return p
+
+    def content_hash(self) -> str:
+        """SHA-256 over the manifest text and the bytes of every data file it names."""
+        h = hashlib.sha256(self.text.encode())
+        for i, f in enumerate(self.spec.data):
+            p = self.resolve(f, i)
+            h.update(f"\x00{f.path}\x00".encode())
+            with p.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        return h.hexdigest()
+
+
+def scenario_id_for(path: Path) -> str:
+    path = path.resolve()
+    try:
+        rel = path.relative_to(SCENARIOS_DIR)
+        return str(rel.with_suffix("")).replace(os.sep, "/")
+    except ValueError:
+        return path.stem
+
+
+def load_scenario(ref: str | Path) -> LoadedScenario:
+    """Loads a scenario by path or by id (`group/name` under scenarios/)."""
+    path = Path(ref)
+    if not path.suffix:
+        path = SCENARIOS_DIR / f"{ref}.yaml"
+    if not path.is_file():
+        raise ManifestError(path, None, "scenario file not found")
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ManifestError(path, None, f"not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise ManifestError(path, None, "expected a mapping")
+    try:
+        spec = Scenario.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        if err["type"] == "missing":
+            msg = "required key is missing"
+        raise ManifestError(path, key, msg) from None
+    return LoadedScenario(spec, path, scenario_id_for(path), text)
+
+
+def all_scenarios() -> list[Path]:
+    paths = sorted(SCENARIOS_DIR.rglob("*.yaml"))
+    return [p for p in paths if "calibration" not in p.parts]

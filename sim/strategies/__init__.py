@@ -1,0 +1,18 @@
+"""Strategies, looked up by the name a scenario gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.strategy import Strategy
+
+
+def make_strategy(name: str, params: dict[str, Any]) -> Strategy:
+    if name == "hourly_probe":
+        from sim.strategies.hourly_probe import HourlyProbe
+
+        return HourlyProbe(**params)
+    raise KeyError(name)
+
+
+STRATEGY_NAMES = ("hourly_probe",)
