@@ -80,6 +80,8 @@ pub struct MarketEngine {
     now_ns: i64,
     seq: u64,
     made: u64,
+    /// Keys of consumed ticks, when tracing (tests and debugging only).
+    trace: Option<Vec<EventKey>>,
 }
 
 impl MarketEngine {
@@ -93,6 +95,7 @@ impl MarketEngine {
             now_ns: config.start_ns.unwrap_or(i64::MIN),
             seq: 0,
             made: 0,
+            trace: None,
         }
     }
 
@@ -168,8 +171,21 @@ impl MarketEngine {
         Advance::Events(events)
     }
 
+    /// Starts recording the key of every tick consumed from now on.
+    pub fn enable_trace(&mut self) {
+        self.trace.get_or_insert_with(Vec::new);
+    }
+
+    /// The keys recorded since the last call.
+    pub fn take_trace(&mut self) -> Vec<EventKey> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     fn process(&mut self, key: EventKey, tick: Tick) {
         self.now_ns = key.ts_ns;
+        if let Some(t) = self.trace.as_mut() {
+            t.push(key);
+        }
         let mut fills = Vec::new();
         match tick {
             Tick::Trade(t) => {

@@ -276,6 +276,16 @@ impl MarketEngine {
         self.inner.cancel_order(order_id, ts_ns).map_err(|e| EngineError::new_err(e.to_string()))
     }
 
+    /// Records the key of every tick consumed from now on (tests and debugging).
+    fn enable_trace(&mut self) {
+        self.inner.enable_trace();
+    }
+
+    /// Keys (ts_ns, priority, source, row) of the ticks consumed since the last call.
+    fn take_trace(&mut self) -> Vec<(i64, u8, u32, u64)> {
+        self.inner.take_trace().into_iter().map(|k| (k.ts_ns, k.priority, k.source, k.seq)).collect()
+    }
+
     #[getter]
     fn now_ns(&self) -> i64 {
         self.inner.now_ns()

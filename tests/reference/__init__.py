@@ -1,0 +1,1 @@
+"""Small pure-Python references of the Rust computations, used only by tests."""
