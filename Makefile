@@ -37,7 +37,7 @@ test: build rust-test  ## everything CI runs
 
 bench: build  ## benchmarks (they report numbers; they do not pass or fail on speed)
 	cd $(CARGO_DIR) && cargo bench -p sim-backtest --bench engine
-	$(PY) -m pytest tests/bench --benchmark-enable --benchmark-only
+	$(PY) -m pytest benches --benchmark-enable -s
 
 clean:
 	rm -rf $(VENV) $(CARGO_DIR)/target sim/_core*.so

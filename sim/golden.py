@@ -41,14 +41,17 @@ def golden_files(result: RunResult) -> dict[str, str]:
 
 def _event_of(columns: list[str], fields: list[str]) -> str:
     row = dict(zip(columns, fields))
-    ts = row.get("ts_ms") or row.get("decision_ts_ms") or row.get("ts_min_ms")
     parts = []
-    if ts:
-        try:
-            iso = datetime.fromtimestamp(int(ts) / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-            parts.append(f"event at {iso}")
-        except ValueError:
-            pass
+    for col, label, shift_ms in (("ts_ms", "event at", 0), ("decision_ts_ms", "decision at", 0),
+                                 ("ts_min_ms", "minute close at", 60_000)):
+        if row.get(col):
+            try:
+                ms = int(row[col]) + shift_ms
+            except ValueError:
+                continue
+            iso = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+            parts.append(f"{label} {iso}")
+            break
     for k in ("order_id", "event"):
         if row.get(k):
             parts.append(f"{k} {row[k]}")

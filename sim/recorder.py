@@ -45,7 +45,7 @@ class Recorder:
             b = ev.bar
             self.bars.append((b.ts_min_ns // NS_PER_MS, b.open, b.high, b.low, b.close, b.volume, b.vwap,
                               b.trade_count, b.bid_px_close, b.ask_px_close, b.bid_sz_close, b.ask_sz_close,
-                              b.spread_close))
+                              round(b.spread_close, 9)))  # a difference of two prices: strip float noise
             self.last_mid = b.mid_close
         elif isinstance(ev, OrderUpdate):
             self.orders[ev.order_id].apply(_UPDATE_EVENTS[ev.status], ev.ts_ns)

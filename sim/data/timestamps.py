@@ -40,14 +40,14 @@ _ISO_RE = r"^\d{4}-\d\d-\d\d(?:$|[Tt ])"
 _ZONE_RE = r"[Tt ]\d\d(?::?\d\d)*(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
 
 
-def unit_of_magnitude(value: float) -> str:
+def unit_of_magnitude(value: int | float) -> str:
     """The unit a Unix timestamp of this magnitude is written in."""
     v = abs(value)
-    if v < 1e11:
+    if v < 10**11:
         return "s"
-    if v < 1e14:
+    if v < 10**14:
         return "ms"
-    if v < 1e17:
+    if v < 10**17:
         return "us"
     return "ns"
 
@@ -113,7 +113,7 @@ def detect_unit(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: in
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         return "timestamp"
     if pa.types.is_integer(t):
-        return unit_of_magnitude(float(array[0].as_py()))  # type: ignore[return-value]
+        return unit_of_magnitude(int(array[0].as_py()))  # type: ignore[return-value]
     if pa.types.is_floating(t):
         first = float(array[0].as_py())
         if not np.isfinite(first):
@@ -122,7 +122,8 @@ def detect_unit(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: in
     if pa.types.is_string(t):
         text = str(array[0].as_py()).strip()
         if pc.match_substring_regex(pa.array([text]), _NUMBER_RE)[0].as_py():
-            return unit_of_magnitude(float(text))  # type: ignore[return-value]
+            number = float(text) if "." in text else int(text)
+            return unit_of_magnitude(number)  # type: ignore[return-value]
         if pc.match_substring_regex(pa.array([text]), _ISO_RE)[0].as_py():
             return "iso"
         raise DataFileError(path, f"unrecognized timestamp {text!r}", row=row0)

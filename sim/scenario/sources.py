@@ -10,7 +10,8 @@ from sim.scenario.manifest import LoadedScenario
 def build_sources(sc: LoadedScenario) -> list[BatchSource]:
     spec = sc.spec
     if spec.synthetic is not None:
-        from sim.scenario.synthetic import TickGenerator, parse_segments
+        from sim.scenario.segments import parse_segments
+        from sim.scenario.synthetic import TickGenerator
 
         syn = spec.synthetic
         gen = TickGenerator(

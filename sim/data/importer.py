@@ -1,0 +1,200 @@
+"""`sim import FILE`: convert a recorded file to the project's Parquet and report its quality.
+
+The file streams through its reader batch by batch into a Parquet file with the normalized
+schema and the `sim.kind` / `sim.interval_ns` metadata, and through the Rust market engine,
+whose row validation is the one the replay applies, so the bad-row counts of the report are
+exactly what a replay of the file would count. Rows are written as read: import converts, it
+does not clean (a replay validates the imported file again under its own bad-row policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim import _core
+from sim.data.quality import DEFAULT_GAP_THRESHOLD_NS, NS_PER_S, BadRows, GapTracker, QualityReport, SideAgreement, iso_utc
+from sim.data.readers import FORMAT_KINDS, READERS, guess_format, open_source
+from sim.data.schema import META_INTERVAL_NS, META_KIND, SCHEMAS
+from sim.data.source import BatchSource
+from sim.errors import DataFileError, UserInputError
+
+_COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".lz4")
+
+
+def output_path(path: Path, out: Path | str | None) -> Path:
+    """`<out or cwd>/<stem>.parquet`, the stem without data and compression suffixes."""
+    name = path.name
+    for suffix in _COMPRESSION_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    stem = Path(name).stem if Path(name).suffix else name
+    return Path(out if out is not None else Path.cwd()) / f"{stem}.parquet"
+
+
+def _column(batch: pa.RecordBatch, i: int) -> np.ndarray:
+    return np.ascontiguousarray(batch.column(i).to_numpy())
+
+
+def _push(engine: _core.MarketEngine, sid: int, source: BatchSource, row0: int, batch: pa.RecordBatch) -> None:
+    c = [_column(batch, i) for i in range(batch.num_columns)]
+    if source.kind == "trades":
+        engine.push_trades(sid, row0, *c)
+    elif source.kind == "quotes":
+        engine.push_quotes(sid, row0, *c)
+    else:
+        assert source.interval_ns is not None
+        engine.push_klines(sid, row0, c[0], source.interval_ns, *c[1:])
+
+
+def _drain(engine: _core.MarketEngine, until_ns: int) -> None:
+    # Events are not needed, only the validation the merge applies on the way; draining after
+    # every batch keeps the engine's buffer to one batch.
+    while engine.advance_to(until_ns)[0] == "events":
+        pass
+
+
+def import_file(
+    path: Path | str,
+    fmt: str | None = None,
+    kind: str | None = None,
+    out: Path | str | None = None,
+    on_bad_rows: str = "drop",
+    *,
+    quotes: Path | str | None = None,
+    quotes_format: str | None = None,
+    tick_size: float = 0.1,
+    options: dict[str, object] | None = None,
+) -> QualityReport:
+    """Converts `path` to `<out>/<stem>.parquet` and returns its quality report.
+
+    `fmt` None guesses the format from the file. `on_bad_rows` "drop" counts bad rows in the
+    report; "fail" stops at the first with a DataFileError naming it. With `quotes`, a trade
+    file that carries the taker side is checked against the side inferred from those quotes.
+    """
+    path = Path(path)
+    if on_bad_rows not in ("fail", "drop"):
+        raise UserInputError(f"on_bad_rows must be fail or drop, not {on_bad_rows!r}")
+    fmt = fmt or guess_format(path)
+    source = open_source(path, fmt, kind, **(options or {}))
+    target = output_path(path, out)
+    if target.resolve() == path.resolve():
+        raise UserInputError(f"{path}: importing would overwrite the file itself; give --out")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    agreement: SideAgreement | None = None
+    if quotes is not None:
+        if source.kind != "trades":
+            raise UserInputError(f"--quotes checks the sides of a trades file, and {path} holds {source.kind}")
+        qpath = Path(quotes)
+        qsource = open_source(qpath, quotes_format or guess_format(qpath), "quotes")
+        agreement = SideAgreement(qsource.batches(), str(qpath))
+
+    try:
+        engine = _core.MarketEngine(tick_size=tick_size, taker_fee_bps=0.0, maker_fee_bps=0.0, on_bad_rows=on_bad_rows)
+    except _core.DataInputError as e:
+        raise UserInputError(str(e)) from None
+    sid = engine.add_source(source.kind)
+    threshold = DEFAULT_GAP_THRESHOLD_NS
+    if source.kind == "klines" and source.interval_ns:
+        threshold = max(threshold, source.interval_ns)  # consecutive bars are one interval apart
+    gaps = GapTracker(threshold)
+    event_shift = source.interval_ns if source.kind == "klines" and source.interval_ns else 0
+    last_event_ns: int | None = None
+    has_sides = False
+
+    metadata = {META_KIND: source.kind.encode()}
+    if source.interval_ns is not None:
+        metadata[META_INTERVAL_NS] = str(source.interval_ns).encode()
+    schema = SCHEMAS[source.kind].with_metadata(metadata)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        with pq.ParquetWriter(str(tmp), schema) as writer:
+            for row0, batch in source.batches():
+                writer.write_batch(batch)
+                ts = batch.column(0).to_numpy()
+                gaps.update(ts, row0)
+                try:
+                    _push(engine, sid, source, row0, batch)
+                except _core.BadRowError as e:
+                    _, row, bad_kind, detail = e.args
+                    raise DataFileError(path, f"bad row: {bad_kind} ({detail})", row=int(row)) from None
+                if len(ts):
+                    hi = int(ts.max()) + event_shift
+                    last_event_ns = hi if last_event_ns is None else max(last_event_ns, hi)
+                    _drain(engine, last_event_ns)
+                if agreement is not None:
+                    has_sides = has_sides or bool(np.any(batch.column("side").to_numpy() != 0))
+                    agreement.update(batch)
+            engine.finish_source(sid)
+            if last_event_ns is not None:
+                _drain(engine, last_event_ns)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+    bad = {k: BadRows(count=int(n), first_row=int(r), first_detail=d) for _, k, n, r, d in engine.bad_rows()}
+    span = 0.0 if gaps.min_ts is None or gaps.max_ts is None else (gaps.max_ts - gaps.min_ts) / NS_PER_S
+    return QualityReport(
+        path=str(path),
+        format=fmt,
+        kind=source.kind,
+        output=str(target),
+        rows=gaps.rows,
+        first_ts=None if gaps.min_ts is None else iso_utc(gaps.min_ts),
+        last_ts=None if gaps.max_ts is None else iso_utc(gaps.max_ts),
+        span_s=span,
+        interval_ns=source.interval_ns,
+        gap_threshold_s=threshold / NS_PER_S,
+        gaps_over_threshold=gaps.over_threshold,
+        largest_gaps=gaps.largest(),
+        bad_rows=bad,
+        bad_rows_total=sum(b.count for b in bad.values()),
+        side_agreement=agreement.result() if agreement is not None and has_sides else None,
+    )
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `sim import`."""
+    parser.add_argument("file", metavar="FILE", type=Path, help="the recorded file to import")
+    parser.add_argument("--format", choices=sorted(READERS), help="the file's format (default: guessed from the file)")
+    parser.add_argument("--kind", choices=("trades", "quotes", "klines"), help="what the file holds (required for generic Parquet/Feather)")
+    parser.add_argument("--interval", help="bar interval of a klines file, e.g. 1m, 1h, 1d (default: from the file)")
+    parser.add_argument("--quotes", metavar="FILE", type=Path, help="an L1 quotes file to check the trades' sides against")
+    parser.add_argument("--quotes-format", choices=sorted(READERS), help="the quotes file's format (default: guessed)")
+    parser.add_argument("--out", metavar="DIR", type=Path, help="directory of the output <stem>.parquet (default: the current directory)")
+    parser.add_argument("--report", metavar="PATH", type=Path, help="also write the report as JSON to PATH")
+    parser.add_argument("--on-bad-rows", choices=("fail", "drop"), default="drop", help="stop at the first bad row, or count them (default)")
+    parser.add_argument("--tick-size", type=float, default=0.1, help="price tick of the instrument (default 0.1)")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """`sim import`: imports, prints the report, writes `--report` if asked. Returns 0."""
+    if args.format and args.format in FORMAT_KINDS and args.kind and FORMAT_KINDS[args.format] != args.kind:
+        raise UserInputError(f"--format {args.format} holds {FORMAT_KINDS[args.format]}, not --kind {args.kind}")
+    options: dict[str, object] = {}
+    if getattr(args, "interval", None):
+        options["interval"] = args.interval
+    report = import_file(
+        args.file,
+        args.format,
+        args.kind,
+        args.out,
+        args.on_bad_rows,
+        quotes=args.quotes,
+        quotes_format=args.quotes_format,
+        tick_size=args.tick_size,
+        options=options,
+    )
+    sys.stdout.write(report.to_text())
+    if args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(report.to_json())
+    return 0

@@ -1,0 +1,1 @@
+"""Scenarios: manifests, their data sources, and the seeded synthetic market-data generators."""
