@@ -214,8 +214,9 @@ class HoldOutside(SegmentBase):
     `approach_minutes` bring the mid just inside the edge (their closes stay inside); the first
     hold minute crosses out within its first 20 s and the mid is then kept far enough beyond the
     edge, for `closes` minutes, that no bid or ask comes within `beyond_ticks` of it; each minute
-    ends with a forced print in the breakout's direction, so each close is beyond. The hold minutes have the `initiative` (default: the breakout's
-    direction). The plan reports the edge and the first hold minute.
+    ends with a forced print in the breakout's direction, so each close is beyond. The hold
+    minutes have the `initiative` (default: the breakout's direction). The plan reports the edge
+    and the first hold minute.
     """
 
     type: Literal["hold_outside"] = "hold_outside"
@@ -425,11 +426,15 @@ Segment = Annotated[
     Union[Walk, Quiet, Rotate, Drift, Poke, HoldOutside, Gap, FlashCrash, Stale],
     Field(discriminator="type"),
 ]
-SEGMENT_TYPES: tuple[str, ...] = ("walk", "quiet", "rotate", "drift", "poke", "hold_outside", "gap", "flash_crash", "stale")
+SEGMENT_TYPES: tuple[str, ...] = (
+    "walk", "quiet", "rotate", "drift", "poke", "hold_outside", "gap", "flash_crash", "stale",
+)
 _LIST = TypeAdapter(list[Segment])
 
 
-def parse_segments(data: list[Any], origin: Path | str | None = None, key: str = "synthetic.segments") -> list[SegmentBase]:
+def parse_segments(
+    data: list[Any], origin: Path | str | None = None, key: str = "synthetic.segments"
+) -> list[SegmentBase]:
     """Validates a list of segment mappings (or models). A bad one is a one-line error naming
     `key[i].field`: a `ManifestError` for the file `origin` when given, else a ValueError."""
     try:

@@ -134,10 +134,11 @@ class TickGenerator:
                 max_spread=self.model.max_spread,
             )
             r = seg.render(ctx)
+            kind = seg.type  # type: ignore[attr-defined]
             if len(r.mid) != n:
-                raise AssertionError(f"segment {i} ({seg.type}) drew {len(r.mid)} s, not {n}")  # type: ignore[attr-defined]
+                raise AssertionError(f"segment {i} ({kind}) drew {len(r.mid)} s, not {n}")
             if not np.all(r.mid > 0):
-                raise ValueError(f"segment {i} ({seg.type}) drives the price to zero or below")  # type: ignore[attr-defined]
+                raise ValueError(f"segment {i} ({kind}) drives the price to zero or below")
             mid[at : at + n] = r.mid
             spans += [_AbsSpan(at + s.start, at + s.end, s) for s in r.spans]
             forced_t += [(at + s, side) for s, side in r.forced_trades]
@@ -145,7 +146,7 @@ class TickGenerator:
             plan.append(
                 PlannedSegment(
                     index=i,
-                    type=seg.type,  # type: ignore[attr-defined]
+                    type=kind,
                     label=seg.label,
                     start_ns=self.start_ns + at * NS_PER_S,
                     end_ns=self.start_ns + (at + n) * NS_PER_S,

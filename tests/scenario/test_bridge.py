@@ -89,6 +89,14 @@ def test_paths_go_through_the_inner_bars_when_they_tile_the_parent() -> None:
         _check_parent(k.slice(i * 60, 60), (*hour[1:5], hour[5] * scale), hour[0], 60, 100)
 
 
+def test_inner_bars_without_volume_still_give_the_parent_volume() -> None:
+    hours, day = _hourly_day(np.random.Generator(np.random.PCG64(7)))
+    hours = [(*h[:5], 0.0) for h in hours]
+    g = BridgeGenerator([(*day[:5], 100.0)], DAY, 1, inner=hours, inner_interval_ns=HOUR)
+    ((_, k),) = list(g.minute_klines().batches())
+    assert g.fallbacks == () and k["volume"].to_numpy().sum() == pytest.approx(100.0, rel=1e-12)
+
+
 def test_inner_bars_that_do_not_tile_or_agree_fall_back_to_the_parent() -> None:
     hours, day = _hourly_day(np.random.Generator(np.random.PCG64(6)))
     day2 = (T0 + DAY, *day[1:])
@@ -143,6 +151,10 @@ def _spot_2021(root) -> pa.Table:  # noqa: ANN001
     return pa.table(cols, schema=KLINES)
 
 
+def _ohlcv(bar: dict) -> tuple:
+    return (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"])
+
+
 @pytest.mark.needs_data
 def test_real_2021_daily_spot_bars_all_273_days(data_root) -> None:  # noqa: ANN001
     days = _spot_2021(data_root)
@@ -151,7 +163,7 @@ def test_real_2021_daily_spot_bars_all_273_days(data_root) -> None:  # noqa: ANN
     n = 0
     for (row0, k), bar in zip(g.minute_klines().batches(), rows, strict=True):
         assert row0 == 1 + n * 1440
-        _check_parent(k, (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]), bar["open_ts_ns"], 1440, 100)
+        _check_parent(k, _ohlcv(bar), bar["open_ts_ns"], 1440, 100)
         n += 1
     assert n == 273
 
@@ -171,7 +183,7 @@ def test_real_2021_days_through_the_real_hourly_bars(data_root) -> None:  # noqa
     hts = hours["open_ts_ns"].to_numpy()
     hrows = hours.to_pylist()
     for i, ((_, k), bar) in enumerate(zip(g.minute_klines().batches(), days.to_pylist(), strict=True)):
-        _check_parent(k, (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]), bar["open_ts_ns"], 1440, 100)
+        _check_parent(k, _ohlcv(bar), bar["open_ts_ns"], 1440, 100)
         if i in g.fallbacks or i % 30:
             continue
         j0 = int(np.searchsorted(hts, bar["open_ts_ns"]))

@@ -32,7 +32,9 @@ _segment = st.one_of(
         st.sampled_from([None, "buy", "sell"]),
     ),
     st.builds(
-        lambda side, k, b, a: {"type": "hold_outside", "side": side, "closes": k, "beyond_ticks": b, "approach_minutes": a},
+        lambda side, k, b, a: {
+            "type": "hold_outside", "side": side, "closes": k, "beyond_ticks": b, "approach_minutes": a,
+        },
         st.sampled_from(["low", "high"]),
         st.integers(1, 4),
         st.floats(1.0, 40.0),
@@ -50,7 +52,9 @@ _segment = st.one_of(
         st.integers(1, 90),
         st.integers(1, 120),
     ),
-    st.builds(lambda s, o: {"type": "stale", "seconds": s, "offset_seconds": o}, st.integers(1, 200), st.integers(0, 59)),
+    st.builds(
+        lambda s, o: {"type": "stale", "seconds": s, "offset_seconds": o}, st.integers(1, 200), st.integers(0, 59)
+    ),
 )
 
 _calibration = st.fixed_dictionaries(
