@@ -22,13 +22,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from sim.data.normalize import (
-    buyer_maker_sides,
+    describe,
     find_columns,
     floats,
     make_batch,
+    normalized_batch,
     parse_interval,
     sides,
-    trade_ids,
     uuid_ids,
 )
 from sim.data.schema import SourceKind
@@ -40,18 +40,31 @@ _SNIFF_BYTES = 1 << 16
 _LINE_DELIMITER = "\x1f"  # a delimiter no CSV of ours contains, to read whole lines as one field
 
 
-def sniff_first_line(path: Path) -> str:
-    """The first line of the (decompressed) file; DataFileError if there is none."""
+def _head_bytes(path: Path) -> bytes:
+    """The first bytes of the decompressed file, up to the end of its first line."""
+    if path.suffix.lower() == ".gz":
+        # zlib directly: it returns what a cut stream holds instead of failing on it, so a
+        # truncated file gets the precise "truncated after row N" message from the read path.
+        d = zlib.decompressobj(wbits=47)
+        head = b""
+        with open(path, "rb") as f:
+            while not head.strip(b"\r\n").count(b"\n") and len(head) < 16 * _SNIFF_BYTES:
+                chunk = f.read(_SNIFF_BYTES)
+                if not chunk:
+                    break
+                try:
+                    head += d.decompress(chunk)
+                except zlib.error as e:
+                    raise DataFileError(path, f"not a readable gzip file: {e}") from None
+        return head
     try:
         stream = pa.input_stream(str(path), compression="detect")
-    except FileNotFoundError:
-        raise DataFileError(path, "no such file") from None
     except (OSError, pa.ArrowException) as e:
         raise DataFileError(path, f"cannot open: {e}") from None
     with stream:
         head = b""
         try:
-            while b"\n" not in head and len(head) < 16 * _SNIFF_BYTES:
+            while not head.strip(b"\r\n").count(b"\n") and len(head) < 16 * _SNIFF_BYTES:
                 chunk = stream.read(_SNIFF_BYTES)
                 if not chunk:
                     break
@@ -59,9 +72,17 @@ def sniff_first_line(path: Path) -> str:
         except (OSError, pa.ArrowException) as e:
             if not head:
                 raise DataFileError(path, f"unreadable compressed stream: {e}") from None
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    first = text.split("\n", 1)[0].rstrip("\r")
-    if not first.strip():
+    return head
+
+
+def sniff_first_line(path: Path) -> str:
+    """The first line of the (decompressed) file; DataFileError if there is none."""
+    if not path.is_file():
+        raise DataFileError(path, "no such file")
+    text = _head_bytes(path).decode("utf-8", errors="replace").lstrip("\ufeff")
+    # pyarrow skips blank lines, so the header (or first row) is the first non-blank one.
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if not first:
         raise DataFileError(path, "empty file")
     return first
 
@@ -97,6 +118,8 @@ class CsvSource:
     fmt: ClassVar[str]
     kind: SourceKind
     header_required: ClassVar[bool] = False
+    #: columns are taken by position even when the file has a header (which is then skipped)
+    positional: ClassVar[bool] = False
     #: options `open_source` accepts for this format, besides block_size
     options: ClassVar[tuple[str, ...]] = ("columns",)
 
@@ -123,7 +146,8 @@ class CsvSource:
             raise DataFileError(self.path, f"expected a header row, found data: {first[:80]!r}")
         fields = [f.strip().strip('"').strip() for f in first.split(",")]
         self._n_fields = len(fields)
-        self._names: list[str] = fields if self.has_header else self._positional_names(len(fields))
+        positional = self.positional or not self.has_header
+        self._names: list[str] = self._positional_names(len(fields)) if positional else fields
         self._roles = self._find_roles(self._names)
         self._types = self._column_types()
         self._ts = TimestampColumn(self.path)
@@ -155,7 +179,7 @@ class CsvSource:
         raise DataFileError(self.path, "no data rows")
 
     def _normalize(self, batch: pa.RecordBatch, row0: int) -> pa.RecordBatch:
-        raise NotImplementedError
+        return normalized_batch(self.kind, batch, self._roles, self._ts, path=self.path, row0=row0)
 
     # --- streaming --------------------------------------------------------------------
     def batches(self) -> Iterator[tuple[int, pa.RecordBatch]]:
@@ -163,9 +187,11 @@ class CsvSource:
             yield row0, self._normalize(batch, row0)
 
     def _reader(self, *, skip: int = 0, types: Mapping[str, pa.DataType] | None = None) -> pcsv.CSVStreamingReader:
+        rename = self.positional or not self.has_header
         read = pcsv.ReadOptions(
             block_size=self.block_size,
-            column_names=None if self.has_header else self._names,
+            column_names=self._names if rename else None,
+            skip_rows=1 if rename and self.has_header else 0,
             # skip_rows cannot skip past the first block; skip_rows_after_names can
             skip_rows_after_names=skip,
         )
@@ -192,7 +218,7 @@ class CsvSource:
                 self._raise_read_error(e, rows)
             if batch.num_rows:
                 yield rows + 1, batch
-                rows += batch.num_rows - 1
+                rows += batch.num_rows
 
     # --- the error path ---------------------------------------------------------------
     def _raise_read_error(self, error: Exception, rows_done: int) -> NoReturn:
@@ -226,7 +252,8 @@ class CsvSource:
                 bad = np.flatnonzero(counts != self._n_fields)
                 if bad.size:
                     i = int(bad[0])
-                    return row + i + 1, f"expected {self._n_fields} fields, found {counts[i]}: {lines[i].as_py()[:80]!r}"
+                    text = lines[i].as_py()[:80]
+                    return row + i + 1, f"expected {self._n_fields} fields, found {counts[i]}: {text!r}"
                 row += batch.num_rows
         except (pa.ArrowException, OSError):
             return None
@@ -243,7 +270,7 @@ class CsvSource:
                     values = pc.utf8_trim_whitespace(batch.column(column))
                     i = first_bad_index(values, lambda a, to=to: a.cast(to))
                     if i is not None:
-                        return row + i + 1, f"column {column}: {values[i].as_py()!r} is not a {to}"
+                        return row + i + 1, f"column {column}: {values[i].as_py()!r} is not {describe(to)}"
                 row += batch.num_rows
         except (pa.ArrowException, OSError):
             return None
@@ -262,31 +289,6 @@ class TradesCsvSource(CsvSource):
             raise DataFileError(self.path, f"a headerless {self.fmt} has 3 to 5 fields, not {n}")
         return list(self._POSITIONAL[:n])
 
-    def _normalize(self, batch: pa.RecordBatch, row0: int) -> pa.RecordBatch:
-        r, p = self._roles, self.path
-        n = batch.num_rows
-        if "side" in r:
-            side = sides(batch.column(r["side"]), path=p, row0=row0, column=r["side"])
-        elif "buyer_maker" in r:
-            side = buyer_maker_sides(batch.column(r["buyer_maker"]), path=p, row0=row0, column=r["buyer_maker"])
-        else:
-            side = np.zeros(n, dtype=np.int8)
-        ids = (
-            trade_ids(batch.column(r["trade_id"]), path=p, row0=row0, column=r["trade_id"])
-            if "trade_id" in r
-            else np.full(n, -1, dtype=np.int64)
-        )
-        return make_batch(
-            "trades",
-            {
-                "ts_ns": self._ts.to_ns(batch.column(r["ts"]), row0),
-                "price": floats(batch.column(r["price"]), path=p, row0=row0, column=r["price"]),
-                "size": floats(batch.column(r["size"]), path=p, row0=row0, column=r["size"]),
-                "side": side,
-                "trade_id": ids,
-            },
-        )
-
 
 class QuotesCsvSource(CsvSource):
     """`quotes_csv`: `ts_ms,bid_px,bid_sz,ask_px,ask_sz`, header optional."""
@@ -299,11 +301,6 @@ class QuotesCsvSource(CsvSource):
         if n != len(self._POSITIONAL):
             raise DataFileError(self.path, f"a headerless {self.fmt} has 5 fields, not {n}")
         return list(self._POSITIONAL)
-
-    def _normalize(self, batch: pa.RecordBatch, row0: int) -> pa.RecordBatch:
-        r, p = self._roles, self.path
-        cols = {k: floats(batch.column(r[k]), path=p, row0=row0, column=r[k]) for k in ("bid_px", "bid_sz", "ask_px", "ask_sz")}
-        return make_batch("quotes", {"ts_ns": self._ts.to_ns(batch.column(r["ts"]), row0), **cols})
 
 
 class BybitTradesCsvSource(CsvSource):
@@ -323,11 +320,13 @@ class BybitTradesCsvSource(CsvSource):
         required = {"ts": "timestamp", "side": "side", "size": "size", "price": "price", "trade_id": "trdMatchID"}
         missing = [c for c in required.values() if c not in names]
         if missing:
-            raise DataFileError(self.path, f"not a Bybit trade archive: no column {', '.join(missing)} (header: {','.join(names)})")
+            message = f"not a Bybit trade archive: no column {', '.join(missing)} (header: {','.join(names)})"
+            raise DataFileError(self.path, message)
         return required
 
     def _column_types(self) -> dict[str, pa.DataType]:
-        return {"timestamp": pa.string(), "side": pa.string(), "size": pa.float64(), "price": pa.float64(), "trdMatchID": pa.string()}
+        text, number = pa.string(), pa.float64()
+        return {"timestamp": text, "side": text, "size": number, "price": number, "trdMatchID": text}
 
     def _normalize(self, batch: pa.RecordBatch, row0: int) -> pa.RecordBatch:
         p = self.path
@@ -341,9 +340,6 @@ class BybitTradesCsvSource(CsvSource):
                 "trade_id": uuid_ids(batch.column("trdMatchID"), path=p, row0=row0, column="trdMatchID"),
             },
         )
-
-
-_KLINE_FIELDS = ("open", "high", "low", "close", "volume")
 
 
 class _KlinesBase(CsvSource):
@@ -375,14 +371,6 @@ class _KlinesBase(CsvSource):
             raise DataFileError(self.path, f"bar interval from {source} is {ns} ns; give the interval option", row=1)
         return ns
 
-    def _normalize(self, batch: pa.RecordBatch, row0: int) -> pa.RecordBatch:
-        r, p = self._roles, self.path
-        cols = {
-            k: floats(batch.column(r[k]), path=p, row0=row0, column=r[k]) if k in r else np.zeros(batch.num_rows)
-            for k in _KLINE_FIELDS
-        }
-        return make_batch("klines", {"open_ts_ns": self._ts.to_ns(batch.column(r["open_ts"]), row0), **cols})
-
 
 class BinanceKlinesCsvSource(_KlinesBase):
     """`binance_klines_csv`: data.binance.vision kline CSVs, 12 columns, header optional.
@@ -394,6 +382,7 @@ class BinanceKlinesCsvSource(_KlinesBase):
 
     fmt = "binance_klines_csv"
     options = ("interval",)
+    positional = True
     _POSITIONAL = (
         "open_time", "open", "high", "low", "close", "volume", "close_time",
         "quote_volume", "trades", "taker_buy_base", "taker_buy_quote", "ignore",
@@ -405,29 +394,15 @@ class BinanceKlinesCsvSource(_KlinesBase):
         return list(self._POSITIONAL)
 
     def _find_roles(self, names: list[str]) -> dict[str, str]:
-        if len(names) != len(self._POSITIONAL):
-            raise DataFileError(self.path, f"a Binance kline CSV has 12 fields, not {len(names)}")
-        # Positional even with a header: rename through column_names and skip the header line.
-        self._header_names, self._names = names, list(self._POSITIONAL)
         return {"open_ts": "open_time", "open": "open", "high": "high", "low": "low", "close": "close",
                 "volume": "volume", "close_ts": "close_time"}  # fmt: skip
-
-    def _reader(self, *, skip: int = 0, types: Mapping[str, pa.DataType] | None = None) -> pcsv.CSVStreamingReader:
-        if not self.has_header:
-            return super()._reader(skip=skip, types=types)
-        read = pcsv.ReadOptions(block_size=self.block_size, column_names=self._names, skip_rows=1, skip_rows_after_names=skip)
-        convert = pcsv.ConvertOptions(
-            column_types=dict(types if types is not None else self._types),
-            include_columns=list(self._types),
-            null_values=[""],
-            strings_can_be_null=True,
-        )
-        return pcsv.open_csv(str(self.path), read_options=read, convert_options=convert)
 
     def _infer_interval(self, first_batch: pa.RecordBatch, open_ts: np.ndarray) -> int:
         unit_ns = NS_PER_UNIT.get(self._ts.unit or "", 0)
         if unit_ns == 0:
-            raise DataFileError(self.path, "open_time must be a Unix timestamp to infer the interval; give the interval option")
+            raise DataFileError(
+                self.path, "open_time must be a Unix timestamp to infer the interval; give the interval option"
+            )
         close = TimestampColumn(self.path, self._ts.unit).to_ns(first_batch.column("close_time").slice(0, 1), 1)
         return self._checked_interval(int(close[0] - open_ts[0]) + unit_ns, "close_time − open_time")
 

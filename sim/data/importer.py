@@ -19,7 +19,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim import _core
-from sim.data.quality import DEFAULT_GAP_THRESHOLD_NS, NS_PER_S, BadRows, GapTracker, QualityReport, SideAgreement, iso_utc
+from sim.data.quality import (
+    DEFAULT_GAP_THRESHOLD_NS,
+    NS_PER_S,
+    BadRows,
+    GapTracker,
+    QualityReport,
+    SideAgreement,
+    iso_utc,
+)
 from sim.data.readers import FORMAT_KINDS, READERS, guess_format, open_source
 from sim.data.schema import META_INTERVAL_NS, META_KIND, SCHEMAS
 from sim.data.source import BatchSource
@@ -163,16 +171,17 @@ def import_file(
 
 def add_import_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of `sim import`."""
-    parser.add_argument("file", metavar="FILE", type=Path, help="the recorded file to import")
-    parser.add_argument("--format", choices=sorted(READERS), help="the file's format (default: guessed from the file)")
-    parser.add_argument("--kind", choices=("trades", "quotes", "klines"), help="what the file holds (required for generic Parquet/Feather)")
-    parser.add_argument("--interval", help="bar interval of a klines file, e.g. 1m, 1h, 1d (default: from the file)")
-    parser.add_argument("--quotes", metavar="FILE", type=Path, help="an L1 quotes file to check the trades' sides against")
-    parser.add_argument("--quotes-format", choices=sorted(READERS), help="the quotes file's format (default: guessed)")
-    parser.add_argument("--out", metavar="DIR", type=Path, help="directory of the output <stem>.parquet (default: the current directory)")
-    parser.add_argument("--report", metavar="PATH", type=Path, help="also write the report as JSON to PATH")
-    parser.add_argument("--on-bad-rows", choices=("fail", "drop"), default="drop", help="stop at the first bad row, or count them (default)")
-    parser.add_argument("--tick-size", type=float, default=0.1, help="price tick of the instrument (default 0.1)")
+    add = parser.add_argument
+    add("file", metavar="FILE", type=Path, help="the recorded file to import")
+    add("--format", choices=sorted(READERS), help="the file's format (default: guessed from the file)")
+    add("--kind", choices=("trades", "quotes", "klines"), help="what it holds (required for generic Parquet/Feather)")
+    add("--interval", help="bar interval of a klines file, e.g. 1m, 1h, 1d (default: from the file)")
+    add("--quotes", metavar="FILE", type=Path, help="an L1 quotes file to check the trades' sides against")
+    add("--quotes-format", choices=sorted(READERS), help="the quotes file's format (default: guessed)")
+    add("--out", metavar="DIR", type=Path, help="directory of the output <stem>.parquet (default: current directory)")
+    add("--report", metavar="PATH", type=Path, help="also write the report as JSON to PATH")
+    add("--on-bad-rows", choices=("fail", "drop"), default="drop", help="stop at the first bad row, or count (default)")
+    add("--tick-size", type=float, default=0.1, help="price tick of the instrument (default 0.1)")
 
 
 def run_import(args: argparse.Namespace) -> int:

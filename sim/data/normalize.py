@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.data.schema import SCHEMAS, SourceKind
-from sim.data.timestamps import first_bad_index
+from sim.data.timestamps import TimestampColumn, first_bad_index
 from sim.errors import DataFileError, UserInputError
 
 # Column names each role is found by, in order of preference, compared case-insensitively.
@@ -107,7 +107,8 @@ def find_columns(
     found: dict[str, str] = {}
     for role, column in (overrides or {}).items():
         if role not in required + optional:
-            raise UserInputError(f"{path}: unknown column role {role!r} for {kind}; roles: {', '.join(required + optional)}")
+            known = ", ".join(required + optional)
+            raise UserInputError(f"{path}: unknown column role {role!r} for {kind}; roles: {known}")
         if column not in names:
             raise DataFileError(path, f"no column {column!r} (columns: {', '.join(names)})")
         found[role] = column
@@ -145,12 +146,21 @@ def _cast(array: pa.Array, to: pa.DataType) -> pa.Array:
     return array.cast(to)
 
 
+def describe(to: pa.DataType) -> str:
+    """How an error message names what a value should have been."""
+    if pa.types.is_floating(to):
+        return "a number"
+    if pa.types.is_integer(to):
+        return "an integer"
+    return f"a {to}"
+
+
 def _cast_located(array: pa.Array, to: pa.DataType, *, path: Path | str, row0: int, column: str) -> pa.Array:
     try:
         return _cast(array, to)
     except (pa.ArrowException, ValueError):
         i = first_bad_index(array, lambda a: _cast(a, to)) or 0
-        raise DataFileError(path, f"column {column}: {array[i].as_py()!r} is not a {to}", row=row0 + i) from None
+        raise DataFileError(path, f"column {column}: {array[i].as_py()!r} is not {describe(to)}", row=row0 + i) from None
 
 
 def floats(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, column: str) -> np.ndarray:
@@ -241,7 +251,7 @@ def uuid_ids(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, 
 
 
 def trade_ids(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, column: str) -> np.ndarray:
-    """An integer trade-id column → int64, null → −1; string ids that are UUIDs are hashed."""
+    """An integer trade-id column → int64, null → −1; UUID strings go through `uuid_ids`."""
     array = _plain(array)
     if pa.types.is_string(array.type):
         sample = pc.drop_null(array)
@@ -257,3 +267,48 @@ def make_batch(kind: SourceKind, columns: Mapping[str, np.ndarray]) -> pa.Record
     schema = SCHEMAS[kind]
     arrays = [pa.array(np.ascontiguousarray(columns[f.name]), type=f.type) for f in schema]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def normalized_batch(
+    kind: SourceKind,
+    batch: pa.RecordBatch,
+    roles: Mapping[str, str],
+    ts: TimestampColumn,
+    *,
+    path: Path | str,
+    row0: int,
+) -> pa.RecordBatch:
+    """The normalized batch of `kind` from a raw batch whose columns play `roles`.
+
+    Optional roles default as the schema says: side 0 (unknown), trade_id −1, volume 0.0.
+    """
+    n = batch.num_rows
+
+    def column(role: str) -> pa.Array:
+        return batch.column(roles[role])
+
+    def f(role: str) -> np.ndarray:
+        if role not in roles:
+            return np.zeros(n)
+        return floats(column(role), path=path, row0=row0, column=roles[role])
+
+    if kind == "trades":
+        if "side" in roles:
+            side = sides(column("side"), path=path, row0=row0, column=roles["side"])
+        elif "buyer_maker" in roles:
+            side = buyer_maker_sides(column("buyer_maker"), path=path, row0=row0, column=roles["buyer_maker"])
+        else:
+            side = np.zeros(n, dtype=np.int8)
+        ids = (
+            trade_ids(column("trade_id"), path=path, row0=row0, column=roles["trade_id"])
+            if "trade_id" in roles
+            else np.full(n, -1, dtype=np.int64)
+        )
+        ts_ns = ts.to_ns(column("ts"), row0)
+        cols = {"ts_ns": ts_ns, "price": f("price"), "size": f("size"), "side": side, "trade_id": ids}
+        return make_batch("trades", cols)
+    if kind == "quotes":
+        cols = {k: f(k) for k in ("bid_px", "bid_sz", "ask_px", "ask_sz")}
+        return make_batch("quotes", {"ts_ns": ts.to_ns(column("ts"), row0), **cols})
+    cols = {k: f(k) for k in ("open", "high", "low", "close", "volume")}
+    return make_batch("klines", {"open_ts_ns": ts.to_ns(column("open_ts"), row0), **cols})

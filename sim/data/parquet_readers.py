@@ -16,19 +16,10 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.feather as feather
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from sim.data.normalize import (
-    buyer_maker_sides,
-    find_columns,
-    floats,
-    make_batch,
-    parse_interval,
-    sides,
-    trade_ids,
-)
+from sim.data.normalize import find_columns, normalized_batch, parse_interval
 from sim.data.schema import META_INTERVAL_NS, META_KIND, SCHEMAS, SourceKind
 from sim.data.timestamps import TimestampColumn
 from sim.errors import DataFileError
@@ -112,7 +103,8 @@ class _ColumnarSource:
                 raise DataFileError(self.path, "one bar only: cannot infer the bar interval; give the interval option")
             spacing = int(open_ts[1] - open_ts[0])
             if spacing <= 0:
-                raise DataFileError(self.path, f"the first two bars are {spacing} ns apart; give the interval option", row=1)
+                message = f"the first two bars are {spacing} ns apart; give the interval option"
+                raise DataFileError(self.path, message, row=1)
             self.interval_ns = spacing
 
     def batches(self) -> Iterator[tuple[int, pa.RecordBatch]]:
@@ -120,32 +112,7 @@ class _ColumnarSource:
             yield row0, self._normalize(batch, row0)
 
     def _normalize(self, batch: pa.RecordBatch, row0: int) -> pa.RecordBatch:
-        r, p, n = self._roles, self.path, batch.num_rows
-
-        def f(role: str) -> np.ndarray:
-            if role not in r:
-                return np.zeros(n)
-            return floats(batch.column(r[role]), path=p, row0=row0, column=r[role])
-
-        if self.kind == "trades":
-            if "side" in r:
-                side = sides(batch.column(r["side"]), path=p, row0=row0, column=r["side"])
-            elif "buyer_maker" in r:
-                side = buyer_maker_sides(batch.column(r["buyer_maker"]), path=p, row0=row0, column=r["buyer_maker"])
-            else:
-                side = np.zeros(n, dtype=np.int8)
-            ids = (
-                trade_ids(batch.column(r["trade_id"]), path=p, row0=row0, column=r["trade_id"])
-                if "trade_id" in r
-                else np.full(n, -1, dtype=np.int64)
-            )
-            cols = {"price": f("price"), "size": f("size"), "side": side, "trade_id": ids}
-            return make_batch("trades", {"ts_ns": self._ts.to_ns(batch.column(r["ts"]), row0), **cols})
-        if self.kind == "quotes":
-            cols = {k: f(k) for k in ("bid_px", "bid_sz", "ask_px", "ask_sz")}
-            return make_batch("quotes", {"ts_ns": self._ts.to_ns(batch.column(r["ts"]), row0), **cols})
-        cols = {k: f(k) for k in ("open", "high", "low", "close", "volume")}
-        return make_batch("klines", {"open_ts_ns": self._ts.to_ns(batch.column(r["open_ts"]), row0), **cols})
+        return normalized_batch(self.kind, batch, self._roles, self._ts, path=self.path, row0=row0)
 
 
 class ParquetSource(_ColumnarSource):
@@ -164,7 +131,9 @@ class ParquetSource(_ColumnarSource):
             pf.close()
 
     def _raw(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        pf = pq.ParquetFile(str(self.path))
+        # pre_buffer would fetch the column chunks of many row groups ahead (for object
+        # stores); on a local disk it only raises the peak memory of a large file.
+        pf = pq.ParquetFile(str(self.path), pre_buffer=False)
         try:
             yield from pf.iter_batches(batch_size=self.batch_size, columns=columns)
         except (pa.ArrowException, OSError) as e:
@@ -174,10 +143,9 @@ class ParquetSource(_ColumnarSource):
 
 
 class FeatherSource(_ColumnarSource):
-    """`feather`: Feather v2 (= Arrow IPC file) batch by batch from a memory map.
+    """`feather`: Feather v2 (= the Arrow IPC file format), batch by batch from a memory map.
 
-    A Feather v1 file has no batch-wise API in pyarrow, so it is read whole with
-    `pyarrow.feather.read_table` (v1 is a legacy format; such files are small in practice).
+    Feather v1 is refused: pyarrow deprecates it (25.0) and offers no batch-wise reader for it.
     """
 
     fmt = "feather"
@@ -185,27 +153,22 @@ class FeatherSource(_ColumnarSource):
     def _open_schema(self) -> pa.Schema:
         try:
             with pa.memory_map(str(self.path)) as source:
-                self._v1 = False
                 return ipc.open_file(source).schema
-        except (pa.ArrowException, OSError):
-            pass
-        try:
-            table = feather.read_table(str(self.path), memory_map=True)
         except (pa.ArrowException, OSError) as e:
+            with open(self.path, "rb") as f:
+                magic = f.read(4)
+            if magic == b"FEA1":
+                raise DataFileError(self.path, "Feather v1 is not supported; rewrite the file as Feather v2") from None
             raise DataFileError(self.path, f"not a readable Feather file: {e}") from None
-        self._v1 = True
-        return table.schema
 
     def _raw(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        if self._v1:
-            table = feather.read_table(str(self.path), columns=columns)
-            yield from table.to_batches(max_chunksize=self.batch_size)
-            return
         with pa.memory_map(str(self.path)) as source:
             try:
                 reader = ipc.open_file(source)
                 for i in range(reader.num_record_batches):
                     batch = reader.get_batch(i).select(columns)
+                    # A Feather file is often one record batch: slices keep batches bounded
+                    # (zero-copy for uncompressed files).
                     for start in range(0, batch.num_rows, self.batch_size):
                         yield batch.slice(start, self.batch_size)
             except (pa.ArrowException, OSError) as e:

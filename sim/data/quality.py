@@ -50,6 +50,7 @@ def _classify(
     max_staleness_ns: int,
     prev_price: float,
     prev_sign: int,
+    same_instant: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sign, decided by the quote rule) of each trade."""
     trade_ts = np.asarray(trade_ts, dtype=np.int64)
@@ -58,7 +59,7 @@ def _classify(
     n = len(trade_ts)
     if n == 0:
         return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool)
-    j = np.searchsorted(quote_ts, trade_ts, side="right") - 1
+    j = np.searchsorted(quote_ts, trade_ts, side="right" if same_instant else "left") - 1
     if len(quote_ts):
         jj = np.maximum(j, 0)
         fresh = (j >= 0) & (trade_ts - quote_ts[jj] <= max_staleness_ns)
@@ -90,6 +91,7 @@ def infer_sides(
     max_staleness_ns: int = MAX_QUOTE_STALENESS_NS,
     prev_price: float = np.nan,
     prev_sign: int = 0,
+    same_instant: bool = True,
 ) -> np.ndarray:
     """Spec §5.7: the aggressor side of each trade, +1 buy, −1 sell, 0 unknown.
 
@@ -98,8 +100,14 @@ def infer_sides(
     previous trade's price; on a zero tick the previous trade's (final) sign carries on.
     Quotes must be in time order. `prev_price`/`prev_sign` carry the state over from a
     previous batch; the first trade of a tape has no previous price.
+
+    `same_instant=False` uses only quotes stamped strictly before the trade: on Binance's
+    feed a quote stamped in the trade's own millisecond often already shows the book the
+    trade left behind (the ask it lifted is gone), which the spec's "at or before" misreads.
     """
-    return _classify(trade_ts, trade_px, quote_ts, bid_px, ask_px, max_staleness_ns, prev_price, prev_sign)[0]
+    return _classify(
+        trade_ts, trade_px, quote_ts, bid_px, ask_px, max_staleness_ns, prev_price, prev_sign, same_instant
+    )[0]
 
 
 class SideAgreement:
@@ -216,7 +224,7 @@ class GapTracker:
         gaps = ends - starts
         self.over_threshold += int(np.count_nonzero(gaps > self.threshold_ns))
         k = min(self.keep, len(gaps))
-        idx = np.argpartition(gaps, len(gaps) - k)[len(gaps) - k :]
+        idx = np.argsort(-gaps, kind="stable")[:k]  # stable: of equal gaps, the earliest
         candidates = [(int(gaps[i]), first_row + int(i), int(starts[i])) for i in idx if gaps[i] > 0]
         # Largest first; on equal gaps the earlier one.
         self._top = sorted(self._top + candidates, key=lambda g: (-g[0], g[1]))[: self.keep]
@@ -308,7 +316,8 @@ class QualityReport:
         if self.side_agreement is not None:
             s = self.side_agreement
             rate = "-" if s.rate is None else f"{s.rate:.4f}"
-            rows.append(("side agreement", f"{rate} ({s.agreed:,} of {s.compared:,} trades; {s.by_quote_rule:,} by quotes)"))
+            counts = f"{s.agreed:,} of {s.compared:,} trades; {s.by_quote_rule:,} by quotes"
+            rows.append(("side agreement", f"{rate} ({counts})"))
             rows.append(("  quotes", s.quotes))
         width = max(len(k) for k, _ in rows)
         return "".join(f"{k:<{width}}  {v}\n" for k, v in rows)

@@ -1,29 +1,12 @@
-"""Fixtures of the data-reader tests: the recorded-data root and small file writers."""
+"""Fixtures of the data-reader tests: small file writers (the data root is `data_root`, tests/conftest.py)."""
 
 from __future__ import annotations
 
 import gzip
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def data_root() -> Path:
-    return Path(os.environ.get("SIM_DATA_DIR") or REPO.parent / "shared" / "data")
-
-
-@pytest.fixture
-def data_dir() -> Path:
-    """The recorded data (SIM_DATA_DIR or <repo>/../shared/data); skips the test without it."""
-    root = data_root()
-    if not root.is_dir():
-        pytest.skip(f"no recorded data at {root}")
-    return root
-
 
 WriteFile = Callable[..., Path]
 

@@ -23,10 +23,12 @@ from hypothesis import strategies as st
 
 from sim.data.readers import open_source
 from sim.data.schema import SCHEMAS
+from sim.errors import DataFileError
 
 UNITS = ("s", "ms", "us", "ns", "iso_z", "iso_offset", "iso_naive")
 RESOLUTION = {"s": 1, "ms": 1_000_000, "us": 1_000, "ns": 1, "iso_z": 1, "iso_offset": 1, "iso_naive": 1}
 NS = 1_000_000_000
+BYBIT_HEADER = "timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional\n"
 T_MIN, T_MAX = 946_684_800 * NS, 4_102_444_800 * NS  # 2000 … 2100
 
 SETTINGS = settings(
@@ -106,8 +108,22 @@ def check_column(table: pa.Table, name: str, expected: list[object]) -> None:
 
 
 @SETTINGS
-@given(data=st.data(), lay=layout(), header=st.booleans(), wide=st.booleans(), ts_name=st.sampled_from(["ts_ms", "ts", "timestamp", "time"]))
-def test_trades_csv(tmp_path_factory: pytest.TempPathFactory, write_to: Any, data: st.DataObject, lay: dict, header: bool, wide: bool, ts_name: str) -> None:
+@given(
+    data=st.data(),
+    lay=layout(),
+    header=st.booleans(),
+    wide=st.booleans(),
+    ts_name=st.sampled_from(["ts_ms", "ts", "timestamp", "time"]),
+)
+def test_trades_csv(
+    tmp_path_factory: pytest.TempPathFactory,
+    write_to: Any,
+    data: st.DataObject,
+    lay: dict,
+    header: bool,
+    wide: bool,
+    ts_name: str,
+) -> None:
     n, unit = lay["n"], lay["unit"]
     ts = data.draw(timestamps(n, unit))
     prices = data.draw(st.lists(decimals(empty=True), min_size=n, max_size=n))
@@ -131,10 +147,13 @@ def test_trades_csv(tmp_path_factory: pytest.TempPathFactory, write_to: Any, dat
 
 @SETTINGS
 @given(data=st.data(), lay=layout(), header=st.booleans())
-def test_quotes_csv(tmp_path_factory: pytest.TempPathFactory, write_to: Any, data: st.DataObject, lay: dict, header: bool) -> None:
+def test_quotes_csv(
+    tmp_path_factory: pytest.TempPathFactory, write_to: Any, data: st.DataObject, lay: dict, header: bool
+) -> None:
     n, unit = lay["n"], lay["unit"]
     ts = data.draw(timestamps(n, unit))
-    cols = {c: data.draw(st.lists(decimals(empty=True), min_size=n, max_size=n)) for c in ("bid_px", "bid_sz", "ask_px", "ask_sz")}
+    column = st.lists(decimals(empty=True), min_size=n, max_size=n)
+    cols = {c: data.draw(column) for c in ("bid_px", "bid_sz", "ask_px", "ask_sz")}
     lines = ["ts_ms,bid_px,bid_sz,ask_px,ask_sz"] if header else []
     for i in range(n):
         lines.append(",".join([render_ts(ts[i], unit, lay["offset"], lay["sep"])] + [cols[c][i] for c in cols]))
@@ -147,14 +166,16 @@ def test_quotes_csv(tmp_path_factory: pytest.TempPathFactory, write_to: Any, dat
 
 @SETTINGS
 @given(data=st.data(), lay=layout())
-def test_bybit_trades_csv(tmp_path_factory: pytest.TempPathFactory, write_to: Any, data: st.DataObject, lay: dict) -> None:
+def test_bybit_trades_csv(
+    tmp_path_factory: pytest.TempPathFactory, write_to: Any, data: st.DataObject, lay: dict
+) -> None:
     n, unit = lay["n"], lay["unit"]
     ts = data.draw(timestamps(n, unit))
     prices = data.draw(st.lists(decimals(), min_size=n, max_size=n))
     sizes = data.draw(st.lists(decimals(), min_size=n, max_size=n))
     sides = data.draw(st.lists(st.sampled_from(["Buy", "Sell"]), min_size=n, max_size=n))
     ids = data.draw(st.lists(st.uuids(), min_size=n, max_size=n))
-    lines = ["timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional"]
+    lines = [BYBIT_HEADER.rstrip()]
     for i in range(n):
         match_id = str(ids[i]).upper() if i % 2 else str(ids[i])
         lines.append(
@@ -181,13 +202,19 @@ def bars(draw: st.DrawFn, n: int, unit: str) -> tuple[list[int], int, list[list[
 
 @SETTINGS
 @given(data=st.data(), lay=layout(), header=st.booleans())
-def test_binance_klines_csv(tmp_path_factory: pytest.TempPathFactory, write_to: Any, data: st.DataObject, lay: dict, header: bool) -> None:
+def test_binance_klines_csv(
+    tmp_path_factory: pytest.TempPathFactory, write_to: Any, data: st.DataObject, lay: dict, header: bool
+) -> None:
     n, unit = lay["n"], lay["unit"]
     opens, interval, ohlcv = data.draw(bars(n, unit))
     # Binance's close_time is the last instant of the bar in the file's own unit (1 ms, 1 µs);
     # for other units the interval is given as an option.
     last = RESOLUTION[unit] if unit in ("ms", "us") else 1
-    lines = ["open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore"] if header else []
+    names = (
+        "open_time,open,high,low,close,volume,close_time,"
+        "quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore"
+    )
+    lines = [names] if header else []
     for t, (o, h, lo, c, v) in zip(opens, ohlcv, strict=True):
         close = render_ts(t + interval - last, unit, lay["offset"], lay["sep"])
         lines.append(f"{render_ts(t, unit, lay['offset'], lay['sep'])},{o},{h},{lo},{c},{v},{close},1.5,42,0.5,0.75,0")
@@ -208,11 +235,20 @@ def test_binance_klines_csv(tmp_path_factory: pytest.TempPathFactory, write_to: 
     mark=st.booleans(),
     volume=st.booleans(),
 )
-def test_klines_csv(tmp_path_factory: pytest.TempPathFactory, write_to: Any, data: st.DataObject, lay: dict, ts_name: str, mark: bool, volume: bool) -> None:
+def test_klines_csv(
+    tmp_path_factory: pytest.TempPathFactory,
+    write_to: Any,
+    data: st.DataObject,
+    lay: dict,
+    ts_name: str,
+    mark: bool,
+    volume: bool,
+) -> None:
     n, unit = lay["n"], lay["unit"]
     opens, interval, ohlcv = data.draw(bars(n, unit))
     prefix = "mark_" if mark else ""
-    names = [ts_name, "close_time"] + [prefix + c for c in ("open", "high", "low", "close")] + (["volume"] if volume else [])
+    names = [ts_name, "close_time"] + [prefix + c for c in ("open", "high", "low", "close")]
+    names += ["volume"] if volume else []
     lines = [",".join(names)]
     for t, row in zip(opens, ohlcv, strict=True):
         fields = [render_ts(t, unit, lay["offset"], lay["sep"]), "junk"] + row[:4] + (row[4:] if volume else [])
@@ -241,8 +277,15 @@ def ts_array(ts: list[int], unit: str, offset: int) -> pa.Array:
 
 
 @SETTINGS
-@given(data=st.data(), lay=layout(), container=st.sampled_from(["parquet", "feather"]), kind=st.sampled_from(["trades", "quotes", "klines"]))
-def test_generic_columnar_files(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, lay: dict, container: str, kind: str) -> None:
+@given(
+    data=st.data(),
+    lay=layout(),
+    container=st.sampled_from(["parquet", "feather"]),
+    kind=st.sampled_from(["trades", "quotes", "klines"]),
+)
+def test_generic_columnar_files(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, lay: dict, container: str, kind: str
+) -> None:
     n, unit = lay["n"], lay["unit"]
     if kind == "klines":
         ts, interval, ohlcv = data.draw(bars(max(n, 2), unit))
@@ -252,11 +295,13 @@ def test_generic_columnar_files(tmp_path_factory: pytest.TempPathFactory, data: 
     else:
         ts = data.draw(timestamps(n, unit))
         names_of = {"trades": ("price", "quantity"), "quotes": ("bid", "bid_size", "ask", "ask_size")}[kind]
-        cols = {c: [value(d) for d in data.draw(st.lists(decimals(empty=True), min_size=n, max_size=n))] for c in names_of}
+        column = st.lists(decimals(empty=True), min_size=n, max_size=n)
+        cols = {c: [value(d) for d in data.draw(column)] for c in names_of}
         ts_name = "timestamp"
     if unit == "s":
         ts = [t - t % 1_000 for t in ts]  # float seconds hold microseconds exactly, not ns
-    table = pa.table({ts_name: ts_array(ts, unit, lay["offset"]), **{c: pa.array(v, pa.float64()) for c, v in cols.items()}})
+    values = {c: pa.array(v, pa.float64()) for c, v in cols.items()}
+    table = pa.table({ts_name: ts_array(ts, unit, lay["offset"]), **values})
     path = tmp_path_factory.mktemp("c") / f"data.{container}"
     if container == "parquet":
         pq.write_table(table, path, row_group_size=7)
@@ -264,7 +309,7 @@ def test_generic_columnar_files(tmp_path_factory: pytest.TempPathFactory, data: 
         feather.write_feather(table, path, chunksize=7)
     got, source = read_all(path, container, kind, batch_size=5)
     check_column(got, "open_ts_ns" if kind == "klines" else "ts_ns", ts)
-    normalized = {"price": "price", "quantity": "size", "bid": "bid_px", "bid_size": "bid_sz", "ask": "ask_px", "ask_size": "ask_sz"}
+    normalized = {"quantity": "size", "bid": "bid_px", "bid_size": "bid_sz", "ask": "ask_px", "ask_size": "ask_sz"}
     for c, v in cols.items():
         check_column(got, normalized.get(c, c), v)
     if kind == "klines":
@@ -273,8 +318,38 @@ def test_generic_columnar_files(tmp_path_factory: pytest.TempPathFactory, data: 
 
 def test_bybit_uuid_ids_use_the_first_15_hex_digits(write: Any) -> None:
     u = uuid.UUID("8a5c1a8f-3b2e-4d6c-9f01-23456789abcd")
-    text = "timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional\n"
+    text = BYBIT_HEADER
     text += f"1670889600.1234,BTCUSDT,Sell,0.001,17104.5,ZeroMinusTick,{u},1.71045e+09,0.001,17.1045\n"
     table, _ = read_all(write("b.csv", text), "bybit_trades_csv")
     assert table.column("trade_id").to_pylist() == [0x8A5C1A8F3B2E4D6]
     assert table.column("ts_ns").to_pylist() == [1670889600123400000]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fmt"),
+    [
+        ("a.csv", "ts_ms,price,size,side,trade_id\n1680652700452,1,1,buy,1\n", "trades_csv"),
+        ("a.csv", "1680652700452,1,1,buy,1\n", "trades_csv"),
+        ("a.csv", "1680652700452,1,1\n", "trades_csv"),
+        ("a.csv", "timestamp,bid,bid_size,ask,ask_size\n1680652700452,1,1,2,1\n", "quotes_csv"),
+        ("a.csv", "1680652700452,1,1,2,1\n", "quotes_csv"),
+        ("a.csv", "1609459200000,1,2,0.5,1.5,10,1609545599999,15,3,5,7,0\n", "binance_klines_csv"),
+        ("a.csv", "open_time_ms,mark_open,mark_high,mark_low,mark_close\n1609459200000,1,2,0.5,1.5\n", "klines_csv"),
+        ("a.csv", BYBIT_HEADER, "bybit_trades_csv"),
+        ("a.parquet", "", "parquet"),
+        ("a.feather", "", "feather"),
+    ],
+)
+def test_guess_format(write: Any, name: str, text: str, fmt: str) -> None:
+    from sim.data.readers import guess_format
+
+    for gz in (False, True) if text else (False,):
+        assert guess_format(write(name, text, gz=gz)) == fmt
+
+
+def test_feather_v1_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "v1.feather"
+    with pytest.warns(DeprecationWarning):
+        feather.write_feather(pa.table({"ts_ms": [1_680_652_700_000], "price": [1.5], "size": [2.0]}), path, version=1)
+    with pytest.raises(DataFileError, match="Feather v1"):
+        open_source(path, "feather", "trades")
