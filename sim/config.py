@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sim.errors import ManifestError
+from sim.errors import ManifestError, validation_key_and_message
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 
@@ -122,13 +122,6 @@ class Config(BaseModel):
         return int(self.backtest_workers)
 
 
-def _first_error(e: ValidationError) -> tuple[str, str]:
-    err = e.errors()[0]
-    key = ".".join(str(p) for p in err["loc"]) or None
-    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-    return key or "", msg
-
-
 def load_config(path: Path | str = DEFAULT_PATH, overrides: dict[str, Any] | None = None, *, origin: Path | str | None = None) -> Config:
     """Loads the defaults file and applies overrides; errors name the file and the key.
 
@@ -146,12 +139,12 @@ def load_config(path: Path | str = DEFAULT_PATH, overrides: dict[str, Any] | Non
     try:
         base = Config.model_validate(raw)
     except ValidationError as e:
-        key, msg = _first_error(e)
+        key, msg = validation_key_and_message(e.errors())
         raise ManifestError(path, key, msg) from None
     if not overrides:
         return base
     try:
         return Config.model_validate({**base.model_dump(), **overrides})
     except ValidationError as e:
-        key, msg = _first_error(e)
-        raise ManifestError(origin or path, f"config.{key}", msg) from None
+        key, msg = validation_key_and_message(e.errors(), prefix="config")
+        raise ManifestError(origin or path, key, msg) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class UserInputError(Exception):
@@ -31,3 +32,16 @@ class ManifestError(UserInputError):
         self.key = key
         where = f"{self.path}: {key}" if key else f"{self.path}"
         super().__init__(f"{where}: {message}")
+
+
+def validation_key_and_message(errors: list[dict[str, Any]], prefix: str = "") -> tuple[str, str]:
+    """The key path and a short message of the first pydantic validation error."""
+    err = errors[0]
+    key = ".".join(str(p) for p in err["loc"])
+    key = f"{prefix}.{key}" if prefix and key else (prefix or key)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return key, "unknown key"
+    if kind == "missing":
+        return key, "required key is missing"
+    return key, err["msg"]

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.data.schema import SCHEMAS, SourceKind
-from sim.data.timestamps import TimestampColumn, first_bad_index
+from sim.data.timestamps import TimestampColumn, first_bad_index, plain_array
 from sim.errors import DataFileError, UserInputError
 
 # Column names each role is found by, in order of preference, compared case-insensitively.
@@ -129,16 +129,6 @@ def find_columns(
     return found
 
 
-def _plain(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
-        array = array.cast(pa.string())
-    return array
-
-
 def _cast(array: pa.Array, to: pa.DataType) -> pa.Array:
     if pa.types.is_string(array.type):
         # pyarrow's CSV parser tolerates blanks around numbers; cast() does not.
@@ -165,7 +155,7 @@ def _cast_located(array: pa.Array, to: pa.DataType, *, path: Path | str, row0: i
 
 def floats(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, column: str) -> np.ndarray:
     """A numeric column → float64; null (an empty field) becomes NaN for the engine to judge."""
-    array = _plain(array)
+    array = plain_array(array)
     if array.type != pa.float64():
         array = _cast_located(array, pa.float64(), path=path, row0=row0, column=column)
     if array.null_count:
@@ -179,7 +169,7 @@ def _first_row(mask: pa.Array) -> int:
 
 def sides(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, column: str) -> np.ndarray:
     """A taker-side column → int8: "buy"/"sell" in any case, or integers −1/0/+1; null → 0."""
-    array = _plain(array)
+    array = plain_array(array)
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
         ok = pc.is_in(array, value_set=pa.array([-1, 0, 1], type=array.type))
         if not pc.all(ok.fill_null(True)).as_py():
@@ -202,7 +192,7 @@ def sides(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, col
 
 def buyer_maker_sides(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, column: str) -> np.ndarray:
     """Binance's buyer-is-maker flag → taker side: maker buyer means a sell taker (−1)."""
-    array = _plain(array)
+    array = plain_array(array)
     if pa.types.is_string(array.type):
         text = pc.utf8_lower(pc.utf8_trim_whitespace(array))
         known = pc.is_in(text, value_set=pa.array(["true", "false", "1", "0", ""]))
@@ -228,7 +218,7 @@ def uuid_ids(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, 
     random, so two ids in the engine's 60-second duplicate window collide with probability
     ~n²/2⁵⁷ (nil for any real tape). A null id becomes −1 (no id).
     """
-    array = _plain(array)
+    array = plain_array(array)
     if not pa.types.is_string(array.type):
         raise DataFileError(path, f"column {column}: trade ids of type {array.type} are not UUID strings")
     text = pc.utf8_trim_whitespace(array)
@@ -252,7 +242,7 @@ def uuid_ids(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, 
 
 def trade_ids(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: int, column: str) -> np.ndarray:
     """An integer trade-id column → int64, null → −1; UUID strings go through `uuid_ids`."""
-    array = _plain(array)
+    array = plain_array(array)
     if pa.types.is_string(array.type):
         sample = pc.drop_null(array)
         if len(sample) and pc.match_substring_regex(sample.slice(0, 1), _UUID_RE)[0].as_py():

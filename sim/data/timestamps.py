@@ -82,7 +82,8 @@ def _first_true(mask: pa.Array | np.ndarray) -> int | None:
     return None if i < 0 else int(i)
 
 
-def _as_plain(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+def plain_array(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous, non-dictionary array; large/view strings as plain strings."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
@@ -105,7 +106,7 @@ def detect_unit(array: pa.Array | pa.ChunkedArray, *, path: Path | str, row0: in
     fraction means seconds below 1e11, else milliseconds) or ISO 8601; typed Arrow timestamps
     and dates are "timestamp". A null first value or an unreadable string is a DataFileError.
     """
-    array = _as_plain(array)
+    array = plain_array(array)
     if len(array) == 0:
         raise DataFileError(path, "no rows to detect the timestamp unit from")
     _check_nulls(array, path, row0)
@@ -222,7 +223,7 @@ def to_ns(
     this array. `row0` is the 1-based data row of the first element, used in error messages:
     a null or unconvertible value raises DataFileError naming its row.
     """
-    array = _as_plain(array)
+    array = plain_array(array)
     if len(array) == 0:
         return np.empty(0, dtype=np.int64)
     if unit is None:

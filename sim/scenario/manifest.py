@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sim.errors import ManifestError
+from sim.errors import ManifestError, validation_key_and_message
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SCENARIOS_DIR = REPO / "scenarios"
@@ -191,11 +191,7 @@ def load_scenario(ref: str | Path) -> LoadedScenario:
     try:
         spec = Scenario.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        if err["type"] == "missing":
-            msg = "required key is missing"
+        key, msg = validation_key_and_message(e.errors())
         raise ManifestError(path, key, msg) from None
     return LoadedScenario(spec, path, scenario_id_for(path), text)
 
