@@ -81,38 +81,33 @@ impl Merger {
         }
     }
 
-    #[inline]
-    fn min_head(&self) -> Option<(EventKey, usize)> {
-        let mut best: Option<(EventKey, usize)> = None;
+    /// What the merge can do next with rows stamped at or before `limit_ns`, without
+    /// releasing anything. One pass over the sources: the smallest buffered head, and the
+    /// smallest key any empty, unfinished source could still deliver.
+    pub fn peek(&self, limit_ns: i64) -> Step {
+        let mut head: Option<(EventKey, usize)> = None;
+        let mut floor: Option<EventKey> = None;
         for (i, s) in self.sources.iter().enumerate() {
             if let Some((ts, row)) = s.head() {
                 let key = EventKey::new(ts, s.kind.event_kind(), s.index, row);
-                if best.is_none_or(|(b, _)| key < b) {
-                    best = Some((key, i));
+                if head.is_none_or(|(b, _)| key < b) {
+                    head = Some((key, i));
                 }
-            }
-        }
-        best
-    }
-
-    /// What the merge can do next with rows stamped at or before `limit_ns`, without
-    /// releasing anything.
-    pub fn peek(&self, limit_ns: i64) -> Step {
-        let head = self.min_head();
-        for s in &self.sources {
-            if let Some(floor) = Self::future_floor(s) {
-                let blocked = match head {
-                    Some((k, _)) if k.ts_ns <= limit_ns => floor < k,
-                    _ => floor.ts_ns <= limit_ns,
-                };
-                if blocked {
-                    return Step::Starved(s.index);
+            } else if let Some(f) = Self::future_floor(s) {
+                if floor.is_none_or(|g| f < g) {
+                    floor = Some(f);
                 }
             }
         }
         match head {
-            Some((key, i)) if key.ts_ns <= limit_ns => Step::Tick(key, self.head_tick(i)),
-            _ => Step::Reached,
+            Some((key, i)) if key.ts_ns <= limit_ns => match floor {
+                Some(f) if f < key => Step::Starved(f.source),
+                _ => Step::Tick(key, self.head_tick(i)),
+            },
+            _ => match floor {
+                Some(f) if f.ts_ns <= limit_ns => Step::Starved(f.source),
+                _ => Step::Reached,
+            },
         }
     }
 
