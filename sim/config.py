@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sim.errors import ManifestError, validation_key_and_message
+from sim.yaml_file import read_mapping, validate
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 
@@ -128,23 +127,8 @@ def load_config(path: Path | str = DEFAULT_PATH, overrides: dict[str, Any] | Non
     `origin` names the file the overrides come from (a scenario manifest), for messages.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ManifestError(path, None, "config file not found") from None
-    except yaml.YAMLError as e:
-        raise ManifestError(path, None, f"not valid YAML ({e.__class__.__name__})") from None
-    if not isinstance(raw, dict):
-        raise ManifestError(path, None, "expected a mapping of parameters")
-    try:
-        base = Config.model_validate(raw)
-    except ValidationError as e:
-        key, msg = validation_key_and_message(e.errors())
-        raise ManifestError(path, key, msg) from None
+    raw, _ = read_mapping(path, "config")
+    base = validate(Config, raw, path)
     if not overrides:
         return base
-    try:
-        return Config.model_validate({**base.model_dump(), **overrides})
-    except ValidationError as e:
-        key, msg = validation_key_and_message(e.errors(), prefix="config")
-        raise ManifestError(origin or path, key, msg) from None
+    return validate(Config, {**base.model_dump(), **overrides}, Path(origin or path), prefix="config")

@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.errors import ManifestError, validation_key_and_message
+from sim.errors import ManifestError
+from sim.yaml_file import read_mapping, validate
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SCENARIOS_DIR = REPO / "scenarios"
@@ -177,22 +177,8 @@ def load_scenario(ref: str | Path) -> LoadedScenario:
     path = Path(ref)
     if not path.suffix:
         path = SCENARIOS_DIR / f"{ref}.yaml"
-    if not path.is_file():
-        raise ManifestError(path, None, "scenario file not found")
-    text = path.read_text()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ManifestError(path, None, f"not valid YAML{where}") from None
-    if not isinstance(raw, dict):
-        raise ManifestError(path, None, "expected a mapping")
-    try:
-        spec = Scenario.model_validate(raw)
-    except ValidationError as e:
-        key, msg = validation_key_and_message(e.errors())
-        raise ManifestError(path, key, msg) from None
+    raw, text = read_mapping(path, "scenario")
+    spec = validate(Scenario, raw, path)
     return LoadedScenario(spec, path, scenario_id_for(path), text)
 
 
