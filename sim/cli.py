@@ -55,8 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     if args.on_bad_rows:
         sc.spec = sc.spec.model_copy(update={"on_bad_rows": args.on_bad_rows})
-    result = run(sc, _overrides(args.set), seed=args.seed, speed=args.speed)
     out = Path(args.out) if args.out else REPO / "runs" / sc.id
+    result = run(sc, _overrides(args.set), seed=args.seed, speed=args.speed, stores_dir=out)
     write_run_dir(result, out)
     width = max(len(k) for k in result.summary)
     for k, v in result.summary.items():
@@ -173,7 +173,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sc = load_scenario(p)
         if sc.spec.synthetic is None:
             continue
-        result = run(sc)
+        result = run(sc, stores_dir=out_root / sc.id)
         write_run_dir(result, out_root / sc.id)
         s = result.summary
         rows.append((sc.id, result.manifest["events"], s["bars"], s["orders"], s["fills"],

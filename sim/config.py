@@ -19,6 +19,15 @@ from sim.yaml_file import read_mapping, validate
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 
+#: Config keys the feature engine reads (docs/FEATURES.md).
+FEATURE_KEYS = (
+    "rolling_window_minutes", "va_fraction", "base_bin_ticks", "alpha_bin", "bin_width_max_ticks",
+    "rebucket_interval_minutes", "rebucket_change_pct", "min_va_bins", "max_quote_staleness_ms",
+    "use_tick_rule_fallback", "qimb_ema_span_seconds", "spread_lookback_minutes", "side_source",
+    "quote_alignment", "order_flow_source", "bvc_lookback_minutes", "feature_input",
+)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
@@ -40,6 +49,11 @@ class Config(BaseModel):
     max_quote_staleness_ms: int = Field(250, ge=0)
     ambiguous_trade_frac_max: float = Field(0.35, ge=0.0, le=1.0)
     use_tick_rule_fallback: bool = True
+    side_source: Literal["inferred", "exchange"] = "inferred"
+    quote_alignment: Literal["at_or_before", "before"] = "at_or_before"
+    order_flow_source: Literal["trades", "bvc"] = "trades"
+    bvc_lookback_minutes: int = Field(240, ge=2)
+    feature_input: Literal["ticks", "bars"] = "ticks"
 
     # Quote imbalance
     use_qimb: bool = True
@@ -114,6 +128,10 @@ class Config(BaseModel):
 
     def hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def feature_params(self) -> dict[str, Any]:
+        """The parameters of the Rust feature engine (`sim._core.MarketEngine(features=...)`)."""
+        return {name: getattr(self, name) for name in FEATURE_KEYS}
 
     def workers(self) -> int:
         if self.backtest_workers == "auto":

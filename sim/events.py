@@ -28,7 +28,11 @@ def make_key(kind: str, ts_ns: int, source: int = 0, seq: int = 0) -> EventKey:
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """A finished one-minute bar (spec §3.3 `bars_1m`). No trades → NaN prices, count 0."""
+    """A finished one-minute bar (spec §3.3 `bars_1m`). No trades → NaN prices, count 0.
+
+    In bars mode the bar is a recorded kline: prices and volume from it, `trade_count` 0 and
+    `vwap` NaN (a kline does not say).
+    """
 
     ts_min_ns: int
     open: float
@@ -42,6 +46,7 @@ class Bar:
     ask_px_close: float
     bid_sz_close: float
     ask_sz_close: float
+    spread_avg_60m: float
 
     @property
     def spread_close(self) -> float:
@@ -53,7 +58,41 @@ class Bar:
 
     @property
     def has_trades(self) -> bool:
-        return self.trade_count > 0 and not math.isnan(self.close)
+        """Whether the minute has a price (from trades, or from its kline in bars mode)."""
+        return not math.isnan(self.close)
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """One minute's features (spec §3.3 `features_1m`; docs/FEATURES.md defines each).
+
+    Undefined values are NaN: `poc`/`vah`/`val`/`va_coverage` whenever `va_valid` is false.
+    `rebucketed` names the trigger that applied a new bin width this minute, or is None.
+    `near_vah`/`near_val`: a trade of the minute came within `spread_avg_60m` of the level
+    (spec §6.3 boundary-crossing validation).
+    """
+
+    ts_min_ns: int
+    spread_avg_60m: float
+    mid_close: float
+    sigma_240: float
+    bin_width: float
+    poc: float
+    vah: float
+    val: float
+    va_coverage: float
+    va_bin_count: int
+    of_1m: float
+    of_norm_1m: float
+    qimb_close: float
+    qimb_ema_60s: float
+    ambiguous_trade_frac_1m: float
+    total_volume_4h: float
+    va_valid: bool
+    rebucketed: str | None
+    near_vah: bool
+    near_val: bool
+    stale_trade_frac_1m: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +106,7 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class MinuteClose(Event):
     bar: Bar
+    features: Features
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +158,8 @@ def from_engine(raw: tuple[str, int, int, int, tuple[Any, ...]], order_ids: dict
     kind, ts, source, seq, p = raw
     key = (ts, PRIORITY[kind], source, seq)
     if kind == "minute_close":
-        return MinuteClose(kind, ts, key, ts, Bar(*p))
+        bar, features = p
+        return MinuteClose(kind, ts, key, ts, Bar(*bar, features[1]), Features(*features))
     if kind == "kline":
         return KlineClose(kind, ts, key, ts, *p)
     if kind == "order_update":

@@ -2,12 +2,14 @@
 merge asks for them, keeps the run to its time window, and turns engine output into events.
 
 Sources are pulled lazily — only a source the merge is starved on is read — so memory holds a
-batch or so per source, whatever the size of the files.
+batch or so per source, whatever the size of the files. With `record_raw`, the engine also keeps
+the raw tape (trades with their inferred side, quotes) for the run's stores, taken in batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +27,10 @@ def _col(batch: pa.RecordBatch, name: str, dtype: type) -> np.ndarray:
         # as a bad row (`not_finite`) rather than inventing a number.
         arr = arr.fill_null(np.nan) if pa.types.is_floating(arr.type) else arr
     return np.ascontiguousarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _arrays(columns: dict[str, tuple[str, bytes]]) -> dict[str, np.ndarray]:
+    return {name: np.frombuffer(data, dtype=dtype) for name, (dtype, data) in columns.items()}
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -46,6 +52,8 @@ class MarketFeed:
         taker_fee_bps: float,
         maker_fee_bps: float,
         on_bad_rows: str = "fail",
+        features: dict[str, Any] | None = None,
+        record_raw: bool = False,
     ) -> None:
         self.engine = _core.MarketEngine(
             tick_size=tick_size,
@@ -53,7 +61,10 @@ class MarketFeed:
             maker_fee_bps=maker_fee_bps,
             start_ns=start_ns,
             on_bad_rows=on_bad_rows,
+            features=features,
         )
+        if record_raw:
+            self.engine.record_raw()
         self.start_ns, self.end_ns = start_ns, end_ns
         self.sources = list(sources)
         self._iters: list[Iterator[tuple[int, pa.RecordBatch]] | None] = []
@@ -117,13 +128,32 @@ class MarketFeed:
     def advance_to(self, t_ns: int) -> list[Event]:
         """Events up to `t_ns` in the total order; [] once the engine has reached `t_ns`."""
         while True:
-            status, value = self.engine.advance_to(t_ns)
+            try:
+                status, value = self.engine.advance_to(t_ns)
+            except _core.BadRowError as e:
+                source, row, kind, detail = e.args
+                raise DataFileError(self.sources[source].name, f"{kind.replace('_', ' ')} ({detail})", row=row) from None
             if status == "starved":
                 self._feed(value)
                 continue
             if status == "reached":
                 return []
             return [from_engine(raw, self._order_ids) for raw in value]
+
+    def take_raw(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(trades, quotes) columns recorded since the last call (see `record_raw`)."""
+        trades, quotes = self.engine.take_raw()
+        return _arrays(trades), _arrays(quotes)
+
+    def side_agreement(self) -> dict[str, Any]:
+        """Inferred vs exchange-reported trade sides, over trades that carry a reported side."""
+        compared, agreed, compared_units, agreed_units = self.engine.side_agreement()
+        return {
+            "trades_compared": compared,
+            "trades_agreed": agreed,
+            "rate": agreed / compared if compared else None,
+            "volume_rate": agreed_units / compared_units if compared_units else None,
+        }
 
     def bad_rows(self) -> dict[str, dict[str, int]]:
         """Dropped rows by source name and kind (under `on_bad_rows: drop`)."""

@@ -3,7 +3,9 @@
 `run(scenario, overrides)` builds the sources, the market engine, the clock, timers, the
 adapter and the strategy, drives the event loop to the end of the window and returns a
 `RunResult` with the canonical exports and the manifest. It holds no module-level state, so
-many runs can share one process; `write_run_dir` puts a result on disk.
+many runs can share one process; `write_run_dir` puts a result on disk. Given a `stores_dir`, the
+run also writes its DuckDB stores there as it goes (raw ticks with their inferred sides, bars
+and features); they are for analysis, never compared as goldens.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from typing import Any
 
 from adapters.simulated import SimulatedAdapter, SlippageModel
 from sim.clock import SimClock
-from sim.config import load_config
-from sim.events import NS_PER_MIN, Funding, make_key
+from sim.config import Config, load_config
+from sim.errors import UserInputError
+from sim.events import NS_PER_MIN, Funding, MinuteClose, make_key
 from sim.exports import csv_text, json_text
 from sim.loop import EventLoop
 from sim.market import MarketFeed
-from sim.recorder import BAR_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, POSITION_COLUMNS, Recorder
+from sim.recorder import (BAR_COLUMNS, FEATURE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, POSITION_COLUMNS, Recorder,
+                          bar_row, feature_row)
 from sim.scenario.manifest import LoadedScenario, load_scenario
 from sim.scenario.sources import build_sources
+from sim.stores import RunStores
 from sim.strategies import make_strategy
 from sim.strategy import StrategyContext
 from sim.timers import TimerQueue
@@ -53,12 +58,41 @@ def _funding_events(start_ns: int, end_ns: int, rate: float) -> list[Funding]:
     return out
 
 
+def _check_feature_input(sc: LoadedScenario, config: Config, sources: list[Any]) -> None:
+    """Bars mode needs one-minute klines; tick mode needs trades or quotes."""
+    if config.feature_input == "bars":
+        if not any(s.kind == "klines" and s.interval_ns == NS_PER_MIN for s in sources):
+            raise UserInputError(f"{sc.path}: feature_input: bars needs a source of 1-minute klines")
+    elif not any(s.kind in ("trades", "quotes") for s in sources):
+        raise UserInputError(f"{sc.path}: no trades or quotes to compute features from; "
+                             "set config feature_input: bars to build them from 1-minute klines")
+
+
+class _StoreSink:
+    """Feeds a run's DuckDB stores: minute rows at each close, the raw tape in batches."""
+
+    def __init__(self, stores: RunStores, market: MarketFeed) -> None:
+        self.stores, self.market = stores, market
+
+    def on_minute(self, ev: MinuteClose) -> None:
+        features = list(feature_row(ev.features))
+        features[FEATURE_COLUMNS.index("rebucketed")] = ev.features.rebucketed is not None  # a BOOLEAN column
+        self.stores.append_minutes([bar_row(ev.bar)], [tuple(features)])
+        self.take_raw()
+
+    def take_raw(self) -> None:
+        trades, quotes = self.market.take_raw()
+        self.stores.append_raw_trades(**trades)
+        self.stores.append_raw_quotes(**quotes)
+
+
 def run(
     scenario: LoadedScenario | str | Path,
     overrides: dict[str, Any] | None = None,
     *,
     seed: int | None = None,
     speed: float | None = None,
+    stores_dir: Path | None = None,
 ) -> RunResult:
     t0 = time.perf_counter()  # sim-determinism: allowed (wall_s in the manifest only)
     sc = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
@@ -67,15 +101,20 @@ def run(
     seed = spec.seed if seed is None else seed
     start, end = spec.window.start_ns, spec.window.end_ns
 
+    sources = build_sources(sc)
+    _check_feature_input(sc, config, sources)
     market = MarketFeed(
-        build_sources(sc),
+        sources,
         start_ns=start,
         end_ns=end,
         tick_size=spec.instrument.tick_size,
         taker_fee_bps=config.taker_fee_bps,
         maker_fee_bps=config.maker_fee_bps,
         on_bad_rows=spec.on_bad_rows,
+        features=config.feature_params(),
+        record_raw=stores_dir is not None,
     )
+    sink = _StoreSink(RunStores(stores_dir), market) if stores_dir is not None else None
     clock = SimClock(start, speed=speed)
     timers = TimerQueue()
     adapter = SimulatedAdapter(market, SlippageModel(config.slippage_ticks_entry, config.slippage_ticks_exit, config.slippage_ticks_exit))
@@ -97,15 +136,24 @@ def run(
 
     def handle(ev: Any) -> None:
         recorder.on_event(ev)
+        if sink is not None and isinstance(ev, MinuteClose):
+            sink.on_minute(ev)
         strategy.on_event(ev, ctx)
 
-    strategy.on_start(ctx)
-    ctx.drain()
-    loop.run(handle, ctx.drain)
+    try:
+        strategy.on_start(ctx)
+        ctx.drain()
+        loop.run(handle, ctx.drain)
+        if sink is not None:
+            sink.take_raw()
+    finally:
+        if sink is not None:
+            sink.stores.close()
 
     pos = ctx.position
     exports = {
         "bars.csv": csv_text(BAR_COLUMNS, recorder.bars),
+        "features.csv": csv_text(FEATURE_COLUMNS, recorder.features),
         "orders.csv": csv_text(ORDER_COLUMNS, recorder.order_rows()),
         "fills.csv": csv_text(FILL_COLUMNS, recorder.fills),
         "positions.csv": csv_text(POSITION_COLUMNS, recorder.positions),
@@ -130,6 +178,7 @@ def run(
         "seed": seed,
         "events": market.engine.events_processed,
         "bad_rows": bad_rows,
+        "side_agreement": market.side_agreement(),
         "outputs": {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(exports.items())},
         "wall_s": round(time.perf_counter() - t0, 3),  # sim-determinism: allowed
     }

@@ -1,6 +1,6 @@
 """Property tests of the Rust market engine against plain-Python references: the merged
-stream is the total order for any interleaving of sources and batch sizes, and minute bars
-equal the reference bars."""
+stream is the total order for any interleaving of sources and batch sizes, and batching changes
+nothing. (Bars and features against their reference: test_features_vs_reference.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from sim.loop import EventLoop
 from sim.market import MarketFeed
 from sim.timers import TimerQueue
 from tests.memory_sources import quotes, trades
-from tests.reference.bars import minute_bars
 
 S = 1_000_000_000
 END = 4 * NS_PER_MIN
@@ -65,26 +64,6 @@ def test_merged_stream_is_the_total_order_for_any_interleaving(srcs):
         for row in [tuple(row.values())]
     )
     assert got == expected
-
-
-def _same(a, b):
-    return (math.isnan(a) and math.isnan(b)) or a == b
-
-
-@given(streams())
-def test_rust_minute_bars_equal_the_python_reference(srcs):
-    trade_src = [s for s in srcs if s.kind == "trades"][:1]
-    quote_src = [s for s in srcs if s.kind == "quotes"][:1]
-    _, seen = _replay(trade_src + quote_src)
-    got = [e.bar for e in seen if isinstance(e, MinuteClose)]
-    t_rows = [tuple(r.values()) for r in trade_src[0].table.to_pylist()] if trade_src else []
-    q_rows = [tuple(r.values()) for r in quote_src[0].table.to_pylist()] if quote_src else []
-    ref = minute_bars(t_rows, q_rows, 0, END)
-    assert len(got) == len(ref) == 4
-    for bar, r in zip(got, ref):
-        fields = (bar.ts_min_ns, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trade_count,
-                  bar.bid_px_close, bar.ask_px_close, bar.bid_sz_close, bar.ask_sz_close)
-        assert all(_same(a, b) for a, b in zip(fields, r)), (fields, r)
 
 
 @given(streams(), st.integers(1, 50))

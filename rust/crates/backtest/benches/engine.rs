@@ -4,6 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sim_backtest::{Advance, EngineConfig, FeeModel, MarketEngine};
 use sim_core::{Quote, Trade};
+use sim_features::FeatureParams;
 use sim_ingestion::{BadRowPolicy, SourceKind};
 
 fn stream(n: usize) -> (Vec<Trade>, Vec<Quote>) {
@@ -36,6 +37,7 @@ fn run(trades: &[Trade], quotes: &[Quote]) -> u64 {
         policy: BadRowPolicy::Fail,
         tick_size: 0.1,
         fees: FeeModel { taker_bps: 5.0, maker_bps: -1.0 },
+        features: FeatureParams::defaults(0.1),
     });
     let ts = e.add_source(SourceKind::Trades);
     let qs = e.add_source(SourceKind::Quotes);
@@ -50,7 +52,7 @@ fn run(trades: &[Trade], quotes: &[Quote]) -> u64 {
     let end = trades.last().unwrap().ts_ns.max(quotes.last().unwrap().ts_ns);
     let mut bars = 0;
     loop {
-        match e.advance_to(end) {
+        match e.advance_to(end).unwrap() {
             Advance::Events(ev) => bars += ev.len() as u64,
             Advance::Reached => break,
             Advance::Starved(_) => unreachable!(),
@@ -65,7 +67,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("market_engine");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("validate_merge_bars", |b| b.iter(|| run(&trades, &quotes)));
+    g.bench_function("validate_merge_bars_features", |b| b.iter(|| run(&trades, &quotes)));
     g.finish();
 }
 

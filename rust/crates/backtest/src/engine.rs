@@ -6,9 +6,16 @@
 //! the last tick that shares the event's timestamp, since market data at an instant precedes
 //! timers and adapter events at that instant — so a handler that submits an order at time T
 //! is matched against the first quote strictly after T and never against one already consumed.
+//!
+//! Every tick also goes through the feature engine, and each minute close carries the minute's
+//! features. In bars mode (`FeatureInput::Bars`) the minutes are built from one-minute klines:
+//! a kline stamped at a minute's end is that minute's bar, so it is taken in before the minute
+//! closes.
 
 use sim_core::order::EventKind;
+use sim_core::time::NS_PER_MIN;
 use sim_core::{DataError, EventKey, Kline, MinuteBar, Quote, Trade};
+use sim_features::{Agreement, FeatureEngine, FeatureInput, FeatureParams, MinuteFeatures, RawQuotes, RawTrades};
 use sim_ingestion::merge::{Step, Tick};
 use sim_ingestion::{BadRowPolicy, Merger, MinuteBarBuilder, SourceKind};
 
@@ -21,11 +28,12 @@ pub struct EngineConfig {
     pub policy: BadRowPolicy,
     pub tick_size: f64,
     pub fees: FeeModel,
+    pub features: FeatureParams,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
-    MinuteClose { key: EventKey, bar: MinuteBar },
+    MinuteClose { key: EventKey, bar: MinuteBar, features: MinuteFeatures },
     Kline { key: EventKey, kline: Kline },
     OrderUpdate { key: EventKey, order_id: u64, status: OrderStatus, reason: String },
     Fill { key: EventKey, fill: SimFill },
@@ -52,30 +60,25 @@ pub enum Advance {
     Starved(u32),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
     /// An order submitted for a time the engine has already passed would see the future.
+    #[error("order submitted at {ts_ns} ns but the engine is already at {now_ns} ns")]
     SubmitInThePast { ts_ns: i64, now_ns: i64 },
+    /// A tick the features cannot take (a price absurdly far from the rest of the window).
+    #[error("{detail}")]
+    BadTick { src: u32, row: u64, detail: String },
 }
-
-impl std::fmt::Display for EngineError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EngineError::SubmitInThePast { ts_ns, now_ns } => {
-                write!(f, "order submitted at {ts_ns} ns but the engine is already at {now_ns} ns")
-            }
-        }
-    }
-}
-
-impl std::error::Error for EngineError {}
 
 #[derive(Debug)]
 pub struct MarketEngine {
     merger: Merger,
     bars: MinuteBarBuilder,
     matcher: Matcher,
+    features: FeatureEngine,
+    bars_mode: bool,
     policy: BadRowPolicy,
+    failed: Option<EngineError>,
     outbox: Vec<EngineEvent>,
     now_ns: i64,
     seq: u64,
@@ -90,7 +93,10 @@ impl MarketEngine {
             merger: Merger::new(),
             bars: MinuteBarBuilder::new(config.start_ns),
             matcher: Matcher::new(config.tick_size, config.fees),
+            features: FeatureEngine::new(config.features),
+            bars_mode: config.features.feature_input == FeatureInput::Bars,
             policy: config.policy,
+            failed: None,
             outbox: Vec::new(),
             now_ns: config.start_ns.unwrap_or(i64::MIN),
             seq: 0,
@@ -118,6 +124,20 @@ impl MarketEngine {
 
     pub fn last_quote(&self) -> Option<&Quote> {
         self.bars.last_quote()
+    }
+
+    /// Keeps the raw tape (trades with their inferred side and quote, quotes) from now on.
+    pub fn record_raw(&mut self) {
+        self.features.record_raw();
+    }
+
+    /// Raw rows recorded since the last call; trades only once their side is final.
+    pub fn take_raw(&mut self) -> (RawTrades, RawQuotes) {
+        self.features.take_raw()
+    }
+
+    pub fn side_agreement(&self) -> Agreement {
+        self.features.agreement()
     }
 
     pub fn push_trade(&mut self, source: u32, t: Trade, row: u64) -> Result<(), DataError> {
@@ -160,8 +180,9 @@ impl MarketEngine {
         let mut closed = Vec::new();
         self.bars.close_through(ts_ns, &mut |bar| closed.push(bar));
         for bar in closed {
-            let key = self.make_key(bar.ts_min_ns + sim_core::time::NS_PER_MIN, EventKind::MinuteClose);
-            self.outbox.push(EngineEvent::MinuteClose { key, bar });
+            let features = self.features.close_minute(&bar);
+            let key = self.make_key(bar.ts_min_ns + NS_PER_MIN, EventKind::MinuteClose);
+            self.outbox.push(EngineEvent::MinuteClose { key, bar, features });
         }
     }
 
@@ -187,25 +208,65 @@ impl MarketEngine {
             t.push(key);
         }
         let mut fills = Vec::new();
-        match tick {
+        let fed = match tick {
             Tick::Trade(t) => {
                 self.matcher.on_trade(&t, &mut |f| fills.push(f));
-                self.bars.on_trade(&t);
+                if self.bars_mode {
+                    Ok(())
+                } else {
+                    self.bars.on_trade(&t);
+                    self.features.on_trade(&t)
+                }
             }
             Tick::Quote(q) => {
                 self.matcher.on_quote(&q, &mut |f| fills.push(f));
                 self.bars.on_quote(&q);
+                self.features.on_quote(&q);
+                Ok(())
             }
-            Tick::Kline(k) => self.outbox.push(EngineEvent::Kline { key, kline: k }),
+            Tick::Kline(k) => {
+                self.outbox.push(EngineEvent::Kline { key, kline: k });
+                if self.bars_mode && k.interval_ns == NS_PER_MIN {
+                    self.bars.on_kline(&k);
+                    self.features.on_kline(&k)
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        if let Err(e) = fed {
+            self.failed = Some(EngineError::BadTick { src: key.source, row: key.seq, detail: e.to_string() });
         }
         for f in fills {
             self.emit_fill(key.ts_ns, f);
         }
     }
 
-    /// See the module documentation.
-    pub fn advance_to(&mut self, t_ns: i64) -> Advance {
+    /// Whether the tick is the one-minute kline of the minute ending at its timestamp (bars mode).
+    fn is_bar_of_open_minute(&self, tick: &Tick) -> bool {
+        self.bars_mode && matches!(tick, Tick::Kline(k) if k.interval_ns == NS_PER_MIN)
+    }
+
+    /// See the module documentation. Fails once a tick could not be taken; the run is over.
+    pub fn advance_to(&mut self, t_ns: i64) -> Result<Advance, EngineError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let step = self.step_to(t_ns);
+        match self.failed.take() {
+            Some(e) => {
+                self.failed = Some(e.clone());
+                Err(e)
+            }
+            None => Ok(step),
+        }
+    }
+
+    fn step_to(&mut self, t_ns: i64) -> Advance {
         loop {
+            if self.failed.is_some() {
+                return Advance::Reached;
+            }
             let pending = self.outbox.iter().map(|e| e.key().ts_ns).min();
             let limit = pending.map_or(t_ns, |p| p.min(t_ns));
             match self.merger.peek(limit) {
@@ -214,9 +275,12 @@ impl MarketEngine {
                     // A tick at or after the end of the open minute belongs to a later minute:
                     // the minute is finished first (its snapshot excludes the tick), though its
                     // close event sorts after market data stamped at the same instant.
-                    if self.bars.current_end().is_some_and(|end| end <= key.ts_ns) {
-                        self.close_minutes_through(key.ts_ns);
-                        continue;
+                    if let Some(end) = self.bars.current_end() {
+                        if end < key.ts_ns || (end == key.ts_ns && !self.is_bar_of_open_minute(&tick)) {
+                            let through = if self.is_bar_of_open_minute(&tick) { key.ts_ns - 1 } else { key.ts_ns };
+                            self.close_minutes_through(through);
+                            continue;
+                        }
                     }
                     self.merger.pop(key);
                     self.process(key, tick);

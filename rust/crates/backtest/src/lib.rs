@@ -3,7 +3,6 @@
 
 pub mod engine;
 pub mod matching;
-pub mod price;
 
 pub use engine::{Advance, EngineConfig, EngineEvent, MarketEngine};
 pub use matching::{FeeModel, Matcher, OrderRequest, OrderStatus, OrderType, Side, SimFill};

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use sim_core::{Quote, Trade};
 
-use crate::price::{price_of, tick_index};
+use sim_core::price::{price_of, tick_index};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {

@@ -3,6 +3,7 @@
 use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, MarketEngine, OrderRequest, OrderType, Side};
 use sim_core::time::NS_PER_MIN;
 use sim_core::{Quote, Trade};
+use sim_features::FeatureParams;
 use sim_ingestion::{BadRowPolicy, SourceKind};
 
 fn engine() -> (MarketEngine, u32, u32) {
@@ -11,6 +12,7 @@ fn engine() -> (MarketEngine, u32, u32) {
         policy: BadRowPolicy::Fail,
         tick_size: 0.1,
         fees: FeeModel { taker_bps: 5.0, maker_bps: -1.0 },
+        features: FeatureParams::defaults(0.1),
     });
     let t = e.add_source(SourceKind::Trades);
     let q = e.add_source(SourceKind::Quotes);
@@ -24,7 +26,7 @@ fn quote(ts: i64, bid: f64) -> Quote {
 fn drain(e: &mut MarketEngine, t: i64) -> Vec<EngineEvent> {
     let mut all = Vec::new();
     loop {
-        match e.advance_to(t) {
+        match e.advance_to(t).unwrap() {
             Advance::Events(ev) => all.extend(ev),
             Advance::Reached => return all,
             Advance::Starved(s) => panic!("starved on {s}"),
@@ -43,12 +45,12 @@ fn a_market_order_at_minute_close_fills_at_the_next_quote_not_one_already_consum
     e.finish_source(t).unwrap();
     e.finish_source(q).unwrap();
 
-    let first = match e.advance_to(10 * NS_PER_MIN) {
+    let first = match e.advance_to(10 * NS_PER_MIN).unwrap() {
         Advance::Events(ev) => ev,
         other => panic!("{other:?}"),
     };
     assert_eq!(first.len(), 1);
-    let EngineEvent::MinuteClose { key, bar } = &first[0] else { panic!() };
+    let EngineEvent::MinuteClose { key, bar, .. } = &first[0] else { panic!() };
     assert_eq!(key.ts_ns, NS_PER_MIN);
     assert_eq!(bar.bid_px_close, 100.0, "the snapshot is taken before the quote at the end instant");
     assert_eq!(e.now_ns(), NS_PER_MIN, "the quote at the close instant was consumed, the later one not");

@@ -7,10 +7,12 @@ use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, OrderRequest, OrderType, Side};
 use sim_core::{BadRowKind, DataError, EventKind, Kline, Quote, Trade};
+use sim_features::bin_width::Rebucket;
+use sim_features::{FeatureInput, FeatureParams, MinuteFeatures, OrderFlowSource, QuoteAlignment, SideSource};
 use sim_ingestion::{BadRowPolicy, SourceKind};
 
 create_exception!(_core, SimCoreError, PyException, "Base class of errors raised by the Rust core.");
@@ -65,10 +67,127 @@ fn key_tuple(py: Python<'_>, kind: &str, key: sim_core::EventKey, payload: Bound
     Ok((kind, key.ts_ns, key.source, key.seq, payload).into_pyobject(py)?.into_any().unbind())
 }
 
+fn engine_err(e: sim_backtest::engine::EngineError) -> PyErr {
+    match e {
+        sim_backtest::engine::EngineError::BadTick { src, row, detail } => {
+            BadRowError::new_err((src, row, "price_off_market", detail))
+        }
+        other => EngineError::new_err(other.to_string()),
+    }
+}
+
+fn rebucket_name(r: Option<Rebucket>) -> Option<&'static str> {
+    r.map(|r| match r {
+        Rebucket::Initial => "initial",
+        Rebucket::Change => "change",
+        Rebucket::Schedule => "schedule",
+    })
+}
+
+/// The features of a minute, in the order of `sim.events.Features`.
+fn features_to_py<'py>(py: Python<'py>, f: &MinuteFeatures) -> PyResult<Bound<'py, PyTuple>> {
+    let items: Vec<Bound<'py, PyAny>> = vec![
+        f.ts_min_ns.into_pyobject(py)?.into_any(),
+        f.spread_avg_60m.into_pyobject(py)?.into_any(),
+        f.mid_close.into_pyobject(py)?.into_any(),
+        f.sigma_240.into_pyobject(py)?.into_any(),
+        f.bin_width.into_pyobject(py)?.into_any(),
+        f.poc.into_pyobject(py)?.into_any(),
+        f.vah.into_pyobject(py)?.into_any(),
+        f.val.into_pyobject(py)?.into_any(),
+        f.va_coverage.into_pyobject(py)?.into_any(),
+        f.va_bin_count.into_pyobject(py)?.into_any(),
+        f.of_1m.into_pyobject(py)?.into_any(),
+        f.of_norm_1m.into_pyobject(py)?.into_any(),
+        f.qimb_close.into_pyobject(py)?.into_any(),
+        f.qimb_ema_60s.into_pyobject(py)?.into_any(),
+        f.ambiguous_trade_frac_1m.into_pyobject(py)?.into_any(),
+        f.total_volume_4h.into_pyobject(py)?.into_any(),
+        f.va_valid.into_pyobject(py)?.to_owned().into_any(),
+        rebucket_name(f.rebucketed).into_pyobject(py)?.into_any(),
+        f.near_vah.into_pyobject(py)?.to_owned().into_any(),
+        f.near_val.into_pyobject(py)?.to_owned().into_any(),
+        f.stale_trade_frac_1m.into_pyobject(py)?.into_any(),
+    ];
+    PyTuple::new(py, items)
+}
+
+/// Reads the feature parameters from a dict of spec §17.3 names; unknown names are errors.
+fn feature_params(tick_size: f64, given: Option<&Bound<'_, PyDict>>) -> PyResult<FeatureParams> {
+    let mut p = FeatureParams::defaults(tick_size);
+    let Some(given) = given else { return Ok(p) };
+    let bad = |name: &str, v: &Bound<'_, PyAny>| DataInputError::new_err(format!("features.{name}: unexpected value {v}"));
+    for (k, v) in given.iter() {
+        let name: String = k.extract()?;
+        let text = || v.extract::<String>().map_err(|_| bad(&name, &v));
+        match name.as_str() {
+            "rolling_window_minutes" => p.rolling_window_minutes = v.extract()?,
+            "va_fraction" => p.va_fraction = v.extract()?,
+            "base_bin_ticks" => p.base_bin_ticks = v.extract()?,
+            "alpha_bin" => p.alpha_bin = v.extract()?,
+            "bin_width_max_ticks" => p.bin_width_max_ticks = v.extract()?,
+            "rebucket_interval_minutes" => p.rebucket_interval_minutes = v.extract()?,
+            "rebucket_change_pct" => p.rebucket_change_pct = v.extract()?,
+            "min_va_bins" => p.min_va_bins = v.extract()?,
+            "max_quote_staleness_ms" => p.max_quote_staleness_ns = v.extract::<i64>()? * sim_core::time::NS_PER_MS,
+            "use_tick_rule_fallback" => p.use_tick_rule_fallback = v.extract()?,
+            "qimb_ema_span_seconds" => p.qimb_ema_span_seconds = v.extract()?,
+            "spread_lookback_minutes" => p.spread_lookback_minutes = v.extract()?,
+            "bvc_lookback_minutes" => p.bvc_lookback_minutes = v.extract()?,
+            "side_source" => {
+                p.side_source = match text()?.as_str() {
+                    "inferred" => SideSource::Inferred,
+                    "exchange" => SideSource::Exchange,
+                    _ => return Err(bad(&name, &v)),
+                }
+            }
+            "quote_alignment" => {
+                p.quote_alignment = match text()?.as_str() {
+                    "at_or_before" => QuoteAlignment::AtOrBefore,
+                    "before" => QuoteAlignment::Before,
+                    _ => return Err(bad(&name, &v)),
+                }
+            }
+            "order_flow_source" => {
+                p.order_flow_source = match text()?.as_str() {
+                    "trades" => OrderFlowSource::Trades,
+                    "bvc" => OrderFlowSource::Bvc,
+                    _ => return Err(bad(&name, &v)),
+                }
+            }
+            "feature_input" => {
+                p.feature_input = match text()?.as_str() {
+                    "ticks" => FeatureInput::Ticks,
+                    "bars" => FeatureInput::Bars,
+                    _ => return Err(bad(&name, &v)),
+                }
+            }
+            other => return Err(DataInputError::new_err(format!("features: unknown parameter {other:?}"))),
+        }
+    }
+    p.check().map_err(|e| DataInputError::new_err(format!("features.{e}")))?;
+    Ok(p)
+}
+
+/// Column name → (numpy dtype, little-endian bytes).
+fn columns_to_py<'py>(py: Python<'py>, cols: &[(&str, &str, &[u8])]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, dtype, bytes) in cols {
+        d.set_item(*name, (*dtype, PyBytes::new(py, bytes)))?;
+    }
+    Ok(d)
+}
+
+/// The bytes of a slice of plain numbers.
+fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
+    // SAFETY: T is one of i8/i32/i64/f64 here: no padding, every bit pattern valid as bytes.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
 fn event_to_py(py: Python<'_>, ev: &EngineEvent) -> PyResult<Py<PyAny>> {
     match ev {
-        EngineEvent::MinuteClose { key, bar } => {
-            let payload = (
+        EngineEvent::MinuteClose { key, bar, features } => {
+            let bar_tuple = (
                 bar.ts_min_ns,
                 bar.open,
                 bar.high,
@@ -84,6 +203,7 @@ fn event_to_py(py: Python<'_>, ev: &EngineEvent) -> PyResult<Py<PyAny>> {
             )
                 .into_pyobject(py)?
                 .into_any();
+            let payload = (bar_tuple, features_to_py(py, features)?).into_pyobject(py)?.into_any();
             key_tuple(py, "minute_close", *key, payload)
         }
         EngineEvent::Kline { key, kline: k } => {
@@ -105,8 +225,16 @@ fn event_to_py(py: Python<'_>, ev: &EngineEvent) -> PyResult<Py<PyAny>> {
 #[pymethods]
 impl MarketEngine {
     #[new]
-    #[pyo3(signature = (*, tick_size, taker_fee_bps, maker_fee_bps, start_ns=None, on_bad_rows="fail"))]
-    fn new(tick_size: f64, taker_fee_bps: f64, maker_fee_bps: f64, start_ns: Option<i64>, on_bad_rows: &str) -> PyResult<Self> {
+    /// `features`: feature-engine parameters by their config names (spec §17.3); the rest default.
+    #[pyo3(signature = (*, tick_size, taker_fee_bps, maker_fee_bps, start_ns=None, on_bad_rows="fail", features=None))]
+    fn new(
+        tick_size: f64,
+        taker_fee_bps: f64,
+        maker_fee_bps: f64,
+        start_ns: Option<i64>,
+        on_bad_rows: &str,
+        features: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let policy = match on_bad_rows {
             "fail" => BadRowPolicy::Fail,
             "drop" => BadRowPolicy::Drop,
@@ -115,7 +243,9 @@ impl MarketEngine {
         if !(tick_size.is_finite() && tick_size > 0.0) {
             return Err(DataInputError::new_err(format!("tick_size must be positive, not {tick_size}")));
         }
-        let config = EngineConfig { start_ns, policy, tick_size, fees: FeeModel { taker_bps: taker_fee_bps, maker_bps: maker_fee_bps } };
+        let features = feature_params(tick_size, features)?;
+        let fees = FeeModel { taker_bps: taker_fee_bps, maker_bps: maker_fee_bps };
+        let config = EngineConfig { start_ns, policy, tick_size, fees, features };
         Ok(MarketEngine { inner: sim_backtest::MarketEngine::new(config) })
     }
 
@@ -234,7 +364,7 @@ impl MarketEngine {
     /// ("events", [event, ...]) | ("reached", None) | ("starved", source).
     /// An event is (kind, ts_ns, source, seq, payload).
     fn advance_to(&mut self, py: Python<'_>, t_ns: i64) -> PyResult<(String, Py<PyAny>)> {
-        match self.inner.advance_to(t_ns) {
+        match self.inner.advance_to(t_ns).map_err(engine_err)? {
             Advance::Events(events) => {
                 let items = events.iter().map(|e| event_to_py(py, e)).collect::<PyResult<Vec<_>>>()?;
                 Ok(("events".to_string(), items.into_pyobject(py)?.into_any().unbind()))
@@ -274,6 +404,49 @@ impl MarketEngine {
 
     fn cancel_order(&mut self, order_id: u64, ts_ns: i64) -> PyResult<()> {
         self.inner.cancel_order(order_id, ts_ns).map_err(|e| EngineError::new_err(e.to_string()))
+    }
+
+    /// Keeps the raw tape (trades with their inferred side and quote, and quotes) from now on.
+    fn record_raw(&mut self) {
+        self.inner.record_raw();
+    }
+
+    /// (trades, quotes) recorded since the last call, each a dict of column name →
+    /// (numpy dtype, bytes). Trades come only once their print is signed.
+    fn take_raw<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+        let (t, q) = self.inner.take_raw();
+        let trades = columns_to_py(
+            py,
+            &[
+                ("ts_ns", "<i8", bytes_of(&t.ts_ns)),
+                ("price", "<f8", bytes_of(&t.price)),
+                ("size", "<f8", bytes_of(&t.size)),
+                ("exchange_side", "i1", bytes_of(&t.exchange_side)),
+                ("trade_id", "<i8", bytes_of(&t.trade_id)),
+                ("inferred_side", "i1", bytes_of(&t.inferred_side)),
+                ("quote_bid_px", "<f8", bytes_of(&t.quote_bid_px)),
+                ("quote_ask_px", "<f8", bytes_of(&t.quote_ask_px)),
+                ("quote_staleness_ms", "<i4", bytes_of(&t.quote_staleness_ms)),
+            ],
+        )?;
+        let quotes = columns_to_py(
+            py,
+            &[
+                ("ts_ns", "<i8", bytes_of(&q.ts_ns)),
+                ("bid_px", "<f8", bytes_of(&q.bid_px)),
+                ("bid_sz", "<f8", bytes_of(&q.bid_sz)),
+                ("ask_px", "<f8", bytes_of(&q.ask_px)),
+                ("ask_sz", "<f8", bytes_of(&q.ask_sz)),
+            ],
+        )?;
+        Ok((trades, quotes))
+    }
+
+    /// (compared, agreed, compared_units, agreed_units): trades with a reported side, and
+    /// those whose inferred side matches it; units are 1e-8 of the size.
+    fn side_agreement(&self) -> (u64, u64, i64, i64) {
+        let a = self.inner.side_agreement();
+        (a.compared, a.agreed, a.compared_units, a.agreed_units)
     }
 
     /// Records the key of every tick consumed from now on (tests and debugging).

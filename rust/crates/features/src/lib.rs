@@ -1,35 +1,22 @@
-//! Per-minute features computed incrementally from the merged tick stream.
+//! The amt feature engine (spec §4–§5): trade/quote alignment, side inference, order flow,
+//! quote imbalance, volatility, the rolling volume profile and its value area — computed tick
+//! by tick inside the market engine and handed over at each minute close.
 //!
-//! The foundation needs only the L1 facts of a finished bar (mid and spread at close); the
-//! value-area, order-flow and volatility features are built here on the same streaming shape.
+//! docs/FEATURES.md defines every number; `tests/reference/features.py` restates it in Python.
 
-use sim_core::MinuteBar;
+pub mod align;
+pub mod bin_width;
+pub mod bvc;
+pub mod engine;
+pub mod histogram;
+pub mod params;
+pub mod qimb;
+pub mod raw;
+pub mod rolling;
+pub mod side;
+pub mod value_area;
 
-/// Mid price at minute close, NaN before the first quote.
-pub fn mid_close(bar: &MinuteBar) -> f64 {
-    (bar.bid_px_close + bar.ask_px_close) / 2.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mid_is_halfway() {
-        let bar = MinuteBar {
-            ts_min_ns: 0,
-            open: 1.0,
-            high: 1.0,
-            low: 1.0,
-            close: 1.0,
-            volume: 1.0,
-            vwap: 1.0,
-            trade_count: 1,
-            bid_px_close: 10.0,
-            ask_px_close: 10.5,
-            bid_sz_close: 1.0,
-            ask_sz_close: 1.0,
-        };
-        assert_eq!(mid_close(&bar), 10.25);
-    }
-}
+pub use engine::{Agreement, FeatureEngine, MinuteFeatures};
+pub use histogram::SpanError;
+pub use params::{FeatureInput, FeatureParams, OrderFlowSource, QuoteAlignment, SideSource};
+pub use raw::{RawQuotes, RawTrades};

@@ -2,10 +2,15 @@
 //!
 //! The builder is told the ticks in the total order and asked to close minutes; it never
 //! looks at a clock. A minute `[m, m + 60 s)` closes at `m + 60 s`; its L1 snapshot is the
-//! latest quote stamped before that instant.
+//! latest quote stamped before that instant. Volume is summed in integer size units
+//! (`sim_core::units`), so it is exact and independent of the order of the trades.
+//!
+//! With klines as the only price source (bars mode), a one-minute kline delivered at its close
+//! gives the minute's OHLCV instead (`on_kline`).
 
 use sim_core::time::{minute_floor, NS_PER_MIN};
-use sim_core::{MinuteBar, Quote, Trade};
+use sim_core::units::{size_units, units_to_size};
+use sim_core::{Kline, MinuteBar, Quote, Trade};
 
 #[derive(Debug, Clone)]
 pub struct MinuteBarBuilder {
@@ -15,9 +20,11 @@ pub struct MinuteBarBuilder {
     high: f64,
     low: f64,
     close: f64,
-    volume: f64,
+    units: i64,
     notional: f64,
     count: u32,
+    /// A kline's volume (bars mode), which has no trades to count.
+    kline_volume: Option<f64>,
     last_quote: Option<Quote>,
 }
 
@@ -35,9 +42,10 @@ impl MinuteBarBuilder {
             high: f64::NAN,
             low: f64::NAN,
             close: f64::NAN,
-            volume: 0.0,
+            units: 0,
             notional: 0.0,
             count: 0,
+            kline_volume: None,
             last_quote: None,
         }
     }
@@ -54,14 +62,15 @@ impl MinuteBarBuilder {
     fn finish_current(&mut self) -> MinuteBar {
         let m = self.current.expect("a minute is open");
         let q = self.last_quote;
+        let volume = self.kline_volume.unwrap_or(units_to_size(self.units));
         let bar = MinuteBar {
             ts_min_ns: m,
             open: self.open,
             high: self.high,
             low: self.low,
             close: self.close,
-            volume: self.volume,
-            vwap: if self.count > 0 { self.notional / self.volume } else { f64::NAN },
+            volume,
+            vwap: if self.count > 0 { self.notional / volume } else { f64::NAN },
             trade_count: self.count,
             bid_px_close: q.map_or(f64::NAN, |q| q.bid_px),
             ask_px_close: q.map_or(f64::NAN, |q| q.ask_px),
@@ -73,9 +82,10 @@ impl MinuteBarBuilder {
         self.high = f64::NAN;
         self.low = f64::NAN;
         self.close = f64::NAN;
-        self.volume = 0.0;
+        self.units = 0;
         self.notional = 0.0;
         self.count = 0;
+        self.kline_volume = None;
         bar
     }
 
@@ -110,9 +120,19 @@ impl MinuteBarBuilder {
             self.low = self.low.min(t.price);
         }
         self.close = t.price;
-        self.volume += t.size;
+        self.units += size_units(t.size);
         self.notional += t.price * t.size;
         self.count += 1;
+    }
+
+    /// Bars mode: the one-minute kline of the open minute (delivered at its close) is its bar.
+    pub fn on_kline(&mut self, k: &Kline) {
+        self.ensure_started(k.open_ts_ns);
+        self.open = k.open;
+        self.high = k.high;
+        self.low = k.low;
+        self.close = k.close;
+        self.kline_volume = Some(units_to_size(size_units(k.volume)));
     }
 
     #[inline]

@@ -1,0 +1,338 @@
+"""The run's DuckDB stores: `raw.duckdb` (raw_trades, raw_quotes) and `features.duckdb` (bars_1m,
+features_1m), with the spec §3.3 schemas.
+
+A replay writes its own set into its run directory; opening `RunStores` on a directory deletes any
+previous files of those names first, so a re-run never appends to an old run. Rows go in through
+Arrow, one INSERT per batch, never row by row: trade and quote arrays are inserted as given, minute
+rows are buffered and written every `MINUTE_FLUSH_ROWS` rows (a day) or on `flush`/`close`.
+
+Mapping to stored values: timestamps arrive in nanoseconds and are stored in milliseconds
+(`ts_ms = ts_ns // 1_000_000`; `ts_min` is the minute boundary in ms); a float NaN is stored as
+NULL (so a NaN in a NOT NULL column is rejected, not stored); in raw_trades `exchange_side == 0`,
+`trade_id == -1` and `quote_staleness_ms == -1` are NULL. These stores are not golden files: golden
+comparison works on the text exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+RAW_DB = "raw.duckdb"
+FEATURES_DB = "features.duckdb"
+
+MINUTE_FLUSH_ROWS = 1440
+
+_NS_PER_MS = 1_000_000
+
+# (name, SQL type, constraint) in spec column order; the extra columns come last.
+_RAW_TRADES: tuple[tuple[str, str, str], ...] = (
+    ("ts_ms", "BIGINT", "NOT NULL"),
+    ("price", "DOUBLE", "NOT NULL"),
+    ("size", "DOUBLE", "NOT NULL"),
+    ("inferred_side", "TINYINT", ""),
+    ("quote_bid_px", "DOUBLE", ""),
+    ("quote_ask_px", "DOUBLE", ""),
+    ("quote_staleness_ms", "INTEGER", ""),
+    ("exchange_side", "TINYINT", ""),
+    ("trade_id", "BIGINT", ""),
+)
+_RAW_QUOTES: tuple[tuple[str, str, str], ...] = (
+    ("ts_ms", "BIGINT", "NOT NULL"),
+    ("bid_px", "DOUBLE", "NOT NULL"),
+    ("bid_sz", "DOUBLE", "NOT NULL"),
+    ("ask_px", "DOUBLE", "NOT NULL"),
+    ("ask_sz", "DOUBLE", "NOT NULL"),
+)
+_BARS_1M: tuple[tuple[str, str, str], ...] = (
+    ("ts_min", "BIGINT", "PRIMARY KEY"),
+    ("open", "DOUBLE", ""),
+    ("high", "DOUBLE", ""),
+    ("low", "DOUBLE", ""),
+    ("close", "DOUBLE", ""),
+    ("volume", "DOUBLE", ""),
+    ("vwap", "DOUBLE", ""),
+    ("trade_count", "INTEGER", ""),
+    ("bid_px_close", "DOUBLE", ""),
+    ("ask_px_close", "DOUBLE", ""),
+    ("bid_sz_close", "DOUBLE", ""),
+    ("ask_sz_close", "DOUBLE", ""),
+    ("spread_close", "DOUBLE", ""),
+    ("spread_avg_60m", "DOUBLE", ""),
+)
+_FEATURES_1M: tuple[tuple[str, str, str], ...] = (
+    ("ts_min", "BIGINT", "PRIMARY KEY"),
+    ("mid_close", "DOUBLE", ""),
+    ("sigma_240", "DOUBLE", ""),
+    ("bin_width", "DOUBLE", ""),
+    ("poc", "DOUBLE", ""),
+    ("vah", "DOUBLE", ""),
+    ("val", "DOUBLE", ""),
+    ("va_coverage", "DOUBLE", ""),
+    ("va_bin_count", "INTEGER", ""),
+    ("of_1m", "DOUBLE", ""),
+    ("of_norm_1m", "DOUBLE", ""),
+    ("qimb_close", "DOUBLE", ""),
+    ("qimb_ema_60s", "DOUBLE", ""),
+    ("ambiguous_trade_frac_1m", "DOUBLE", ""),
+    ("total_volume_4h", "DOUBLE", ""),
+    ("va_valid", "BOOLEAN", ""),
+    ("rebucketed", "BOOLEAN", ""),
+    ("near_vah", "BOOLEAN", ""),
+    ("near_val", "BOOLEAN", ""),
+    ("stale_trade_frac_1m", "DOUBLE", ""),
+)
+
+_ARROW_TYPE: dict[str, pa.DataType] = {
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "TINYINT": pa.int8(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+}
+_NUMPY_TYPE: dict[str, type[np.generic]] = {
+    "BIGINT": np.int64,
+    "INTEGER": np.int32,
+    "TINYINT": np.int8,
+    "DOUBLE": np.float64,
+}
+
+# Column names, in table order, that hold a nanosecond timestamp on the way in.
+_TS_COLUMNS = frozenset({"ts_ms", "ts_min"})
+
+
+def _create_sql(table: str, cols: Sequence[tuple[str, str, str]]) -> str:
+    body = ", ".join(" ".join(p for p in c if p) for c in cols)
+    return f"CREATE TABLE {table} ({body})"
+
+
+def _schema(cols: Sequence[tuple[str, str, str]]) -> pa.Schema:
+    return pa.schema([pa.field(n, _ARROW_TYPE[t], nullable=(k != "NOT NULL")) for n, t, k in cols])
+
+
+def _column(values: Any, sql_type: str, n: int, null_value: int | None = None) -> pa.Array:
+    """One Arrow column of the target type; NaN (floats) and `null_value` (ints) become NULL."""
+    if sql_type == "BOOLEAN":
+        return pa.array([None if v is None else bool(v) for v in values], type=pa.bool_())
+    arr = np.asarray(values, dtype=_NUMPY_TYPE[sql_type])
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"expected a 1-D array of length {n}, got shape {arr.shape}")
+    if sql_type == "DOUBLE":
+        mask = np.isnan(arr)
+    elif null_value is not None:
+        mask = arr == null_value
+    else:
+        mask = None
+    if mask is not None and not mask.any():
+        mask = None
+    return pa.array(arr, type=_ARROW_TYPE[sql_type], mask=mask)
+
+
+def _int_column_with_none(values: Sequence[Any], sql_type: str) -> pa.Array:
+    """An integer column from Python values where None is NULL (minute rows)."""
+    return pa.array([None if v is None else int(v) for v in values], type=_ARROW_TYPE[sql_type])
+
+
+def _minute_table(rows: Sequence[tuple[Any, ...]], cols: Sequence[tuple[str, str, str]]) -> pa.Table:
+    width = len(cols)
+    for r in rows:
+        if len(r) != width:
+            raise ValueError(f"minute row has {len(r)} fields, expected {width}")
+    columns = list(zip(*rows, strict=True))
+    n = len(rows)
+    arrays: list[pa.Array] = []
+    for (name, sql_type, _), values in zip(cols, columns, strict=True):
+        if name in _TS_COLUMNS:
+            ts_ns = np.asarray(values, dtype=np.int64)
+            arrays.append(pa.array(ts_ns // _NS_PER_MS, type=pa.int64()))
+        elif sql_type == "DOUBLE":
+            # None and NaN both end up NULL: np.asarray turns None into NaN for a float dtype.
+            arrays.append(_column(np.asarray(values, dtype=np.float64), sql_type, n))
+        elif sql_type == "BOOLEAN":
+            arrays.append(_column(values, sql_type, n))
+        else:
+            arrays.append(_int_column_with_none(values, sql_type))
+    return pa.Table.from_arrays(arrays, schema=_schema(cols))
+
+
+class RunStores:
+    """The DuckDB stores of one run directory; see the module docstring."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.raw_path = self.run_dir / RAW_DB
+        self.features_path = self.run_dir / FEATURES_DB
+        for p in (self.raw_path, self.features_path):
+            for stale in (p, p.with_name(p.name + ".wal")):
+                stale.unlink(missing_ok=True)
+        self._bars: list[tuple[Any, ...]] = []
+        self._features: list[tuple[Any, ...]] = []
+        self._closed = False
+        self._raw = duckdb.connect(str(self.raw_path))
+        try:
+            self._feat = duckdb.connect(str(self.features_path))
+        except BaseException:
+            self._raw.close()
+            raise
+        try:
+            self._raw.execute(_create_sql("raw_trades", _RAW_TRADES))
+            self._raw.execute(_create_sql("raw_quotes", _RAW_QUOTES))
+            self._feat.execute(_create_sql("bars_1m", _BARS_1M))
+            self._feat.execute(_create_sql("features_1m", _FEATURES_1M))
+        except BaseException:
+            self._raw.close()
+            self._feat.close()
+            raise
+
+    # -- context manager -------------------------------------------------------------------------
+
+    def __enter__(self) -> RunStores:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def append_raw_trades(
+        self,
+        ts_ns: Any,
+        price: Any,
+        size: Any,
+        exchange_side: Any,
+        trade_id: Any,
+        inferred_side: Any,
+        quote_bid_px: Any,
+        quote_ask_px: Any,
+        quote_staleness_ms: Any,
+    ) -> None:
+        """One INSERT of equal-length arrays (int64, f64, f64, int8, int64, int8, f64, f64, int32)."""
+        self._check_open()
+        n = len(ts_ns)
+        if n == 0:
+            self._check_lengths(
+                0, price, size, exchange_side, trade_id, inferred_side, quote_bid_px, quote_ask_px, quote_staleness_ms
+            )
+            return
+        ts_ms = np.asarray(ts_ns, dtype=np.int64) // _NS_PER_MS
+        arrays = [
+            _column(ts_ms, "BIGINT", n),
+            _column(price, "DOUBLE", n),
+            _column(size, "DOUBLE", n),
+            _column(inferred_side, "TINYINT", n),
+            _column(quote_bid_px, "DOUBLE", n),
+            _column(quote_ask_px, "DOUBLE", n),
+            _column(quote_staleness_ms, "INTEGER", n, null_value=-1),
+            _column(exchange_side, "TINYINT", n, null_value=0),
+            _column(trade_id, "BIGINT", n, null_value=-1),
+        ]
+        self._insert(self._raw, "raw_trades", pa.Table.from_arrays(arrays, schema=_schema(_RAW_TRADES)))
+
+    def append_raw_quotes(self, ts_ns: Any, bid_px: Any, bid_sz: Any, ask_px: Any, ask_sz: Any) -> None:
+        """One INSERT of equal-length arrays (int64 ns, then four f64)."""
+        self._check_open()
+        n = len(ts_ns)
+        if n == 0:
+            self._check_lengths(0, bid_px, bid_sz, ask_px, ask_sz)
+            return
+        ts_ms = np.asarray(ts_ns, dtype=np.int64) // _NS_PER_MS
+        arrays = [
+            _column(ts_ms, "BIGINT", n),
+            _column(bid_px, "DOUBLE", n),
+            _column(bid_sz, "DOUBLE", n),
+            _column(ask_px, "DOUBLE", n),
+            _column(ask_sz, "DOUBLE", n),
+        ]
+        self._insert(self._raw, "raw_quotes", pa.Table.from_arrays(arrays, schema=_schema(_RAW_QUOTES)))
+
+    def append_minutes(self, bars: list[tuple[Any, ...]], features: list[tuple[Any, ...]]) -> None:
+        """Buffer closed-minute rows (first field: minute start in ns); written every day or on flush."""
+        self._check_open()
+        for r in bars:
+            if len(r) != len(_BARS_1M):
+                raise ValueError(f"bars_1m row has {len(r)} fields, expected {len(_BARS_1M)}")
+        for r in features:
+            if len(r) != len(_FEATURES_1M):
+                raise ValueError(f"features_1m row has {len(r)} fields, expected {len(_FEATURES_1M)}")
+        self._bars.extend(bars)
+        self._features.extend(features)
+        if len(self._bars) >= MINUTE_FLUSH_ROWS or len(self._features) >= MINUTE_FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered minute rows: one INSERT per table, both in one transaction."""
+        self._check_open()
+        if not self._bars and not self._features:
+            return
+        bars, self._bars = self._bars, []
+        features, self._features = self._features, []
+        # Build both tables before touching the database so a malformed row writes nothing.
+        bars_t = _minute_table(bars, _BARS_1M) if bars else None
+        feats_t = _minute_table(features, _FEATURES_1M) if features else None
+        con = self._feat
+        con.execute("BEGIN TRANSACTION")
+        # On a failed insert `_insert` rolls the whole transaction back (bars and features) and
+        # re-raises; the dropped rows are not retried by a later flush or close.
+        if bars_t is not None:
+            self._insert(con, "bars_1m", bars_t, in_transaction=True)
+        if feats_t is not None:
+            self._insert(con, "features_1m", feats_t, in_transaction=True)
+        con.execute("COMMIT")
+
+    def close(self) -> None:
+        """Flush and close both databases; a second call does nothing."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            try:
+                self._raw.close()
+            finally:
+                self._feat.close()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"RunStores for {self.run_dir} is closed")
+
+    @staticmethod
+    def _check_lengths(n: int, *arrays: Any) -> None:
+        for a in arrays:
+            if len(a) != n:
+                raise ValueError(f"arrays of unequal length: {len(a)} != {n}")
+
+    @staticmethod
+    def _insert(
+        con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table, *, in_transaction: bool = False
+    ) -> None:
+        """One INSERT of a whole Arrow table. Inside an explicit transaction a failure rolls it back
+        first (an aborted transaction accepts nothing else, not even the unregister)."""
+        cols = ", ".join(batch.column_names)
+        con.register("_stores_batch", batch)
+        try:
+            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _stores_batch")
+        except BaseException:
+            if in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("_stores_batch")
