@@ -115,7 +115,7 @@ def replay(
         cols = list(zip(*klines)) if klines else [[]] * 6
         table = pa.table(dict(zip(SCHEMAS["klines"].names, cols)), schema=SCHEMAS["klines"])
         sources.append(MemorySource("klines", table, name="klines", interval_ns=NS_PER_MIN, batch_rows=kline_batch))
-    market = MarketFeed(sources, start_ns=START, end_ns=stream.end_ns, tick_size=TICK, taker_fee_bps=0,
+    market = MarketFeed(sources, start_ns=START, end_ns=stream.end_ns, tick_size=stream.params.tick_size, taker_fee_bps=0,
                         maker_fee_bps=0, features=engine_params(stream.params), record_raw=True)
     closes: list[MinuteClose] = []
     raw: dict[str, list[Any]] = {}

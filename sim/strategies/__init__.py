@@ -12,7 +12,11 @@ def make_strategy(name: str, params: dict[str, Any]) -> Strategy:
         from sim.strategies.hourly_probe import HourlyProbe
 
         return HourlyProbe(**params)
+    if name == "observe":
+        from sim.strategies.observe import Observe
+
+        return Observe(**params)
     raise KeyError(name)
 
 
-STRATEGY_NAMES = ("hourly_probe",)
+STRATEGY_NAMES = ("hourly_probe", "observe")
