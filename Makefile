@@ -36,7 +36,7 @@ test: build rust-test  ## everything CI runs
 	$(PY) -m pytest
 
 bench: build  ## benchmarks (they report numbers; they do not pass or fail on speed)
-	cd $(CARGO_DIR) && cargo bench -p sim-backtest --bench engine
+	cd $(CARGO_DIR) && cargo bench -p sim-backtest --bench engine && cargo bench -p sim-features --bench features
 	$(PY) -m pytest benches --benchmark-enable -s
 
 clean:

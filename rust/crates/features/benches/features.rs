@@ -1,1 +1,177 @@
-fn main(){}
+//! Throughput of the feature engine on its own, and the cost of one value area.
+//!
+//! `feature_engine/day`: a generated day at Binance BTCUSDT-perp rates (≈ 1.2 M trades and
+//! ≈ 5 M quote updates; `SIM_BENCH_EVENTS` overrides the total), already in the total order,
+//! fed to `FeatureEngine` with a minute close each minute from `MinuteBarBuilder` — alignment,
+//! prints, side inference, the 4-hour histogram, width and value area, as inside the market
+//! engine but without the merge. Elements are ticks.
+//!
+//! `feature_engine/value_area`: one aggregation plus value area on a 4-hour profile spanning
+//! about 3000 base bins, at the widths a calm (k = 5) and a busy (k = 50) market give.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sim_core::price::price_of;
+use sim_core::time::{NS_PER_MIN, NS_PER_S};
+use sim_core::{MinuteBar, Quote, Trade};
+use sim_features::histogram::BaseHistogram;
+use sim_features::value_area::value_area;
+use sim_features::{FeatureEngine, FeatureParams};
+use sim_ingestion::MinuteBarBuilder;
+
+const TICK: f64 = 0.1;
+/// 60 000.0 in ticks of 0.1.
+const CENTER: i64 = 600_000;
+const DAY_NS: i64 = 86_400 * NS_PER_S;
+
+#[derive(Clone, Copy)]
+enum Tick {
+    Trade(Trade),
+    Quote(Quote),
+}
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// A mid-price random walk: steps of up to ±8 ticks per quote update give ≈ 300 ticks
+/// ($30, 0.05 %) a minute at 3500 updates a minute, BTC's usual one-minute move, pulled back
+/// when it strays more than 5 % from 60 000.
+fn walk(mid: &mut i64, rng: &mut XorShift) {
+    *mid += rng.below(17) as i64 - 8;
+    if (*mid - CENTER).abs() > CENTER / 20 {
+        *mid += if *mid > CENTER { -4 } else { 4 };
+    }
+}
+
+/// `n` ticks over one day in the total order, ≈ 1.2 : 5 trades to quotes. Trades come in
+/// prints of 1–6 trades sharing a timestamp (a taker order filled by several makers, walking
+/// up or down the book), mostly at the touch, sometimes inside or through it.
+fn day(n: usize) -> Vec<Tick> {
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+    let trade_share = 1.2 / 6.2;
+    // Mean prints per slot: trades arrive ≈ 3.5 per print.
+    let slots = (n as f64 * (1.0 - trade_share) + n as f64 * trade_share / 3.5) as i64;
+    let dt_mean = (DAY_NS / slots.max(1)).max(2);
+    let mut out = Vec::with_capacity(n + 8);
+    let (mut ts, mut mid, mut id) = (0i64, CENTER, 0i64);
+    let quote_per_mille = ((1.0 - trade_share) / (1.0 - trade_share + trade_share / 3.5) * 1000.0) as u64;
+    while out.len() < n {
+        // Often on the same millisecond as the previous event (bursts), otherwise spread out.
+        ts += if rng.below(4) == 0 { 0 } else { 1 + rng.below(2 * dt_mean as u64 * 4 / 3) as i64 };
+        if rng.below(1000) < quote_per_mille {
+            walk(&mut mid, &mut rng);
+            let (bid_sz, ask_sz) = (0.001 * (1 + rng.below(5000)) as f64, 0.001 * (1 + rng.below(5000)) as f64);
+            out.push(Tick::Quote(Quote { ts_ns: ts, bid_px: price_of(mid, TICK), bid_sz, ask_px: price_of(mid + 1, TICK), ask_sz }));
+        } else {
+            let buy = rng.below(2) == 0;
+            let mut px = match rng.below(10) {
+                0 => mid + rng.below(3) as i64 - 1, // inside or through: the tick rule's work
+                _ if buy => mid + 1,
+                _ => mid,
+            };
+            for _ in 0..1 + rng.below(6) {
+                id += 1;
+                // Mostly small fills, now and then a large one (up to 100 BTC).
+                let max = if rng.below(50) == 0 { 100_000 } else { 500 };
+                let size = 0.001 * (1 + rng.below(max)) as f64;
+                let side = if buy { 1 } else { -1 };
+                out.push(Tick::Trade(Trade { ts_ns: ts, price: price_of(px, TICK), size, side, trade_id: id }));
+                if rng.below(4) == 0 {
+                    px += if buy { 1 } else { -1 }; // walks a level of the book
+                }
+            }
+        }
+    }
+    out.truncate(n);
+    out
+}
+
+/// The measured pipeline: bars and features over the day, a close each minute (empty minutes
+/// included), exactly as the market engine calls them.
+fn run(ticks: &[Tick], p: FeatureParams) -> u64 {
+    let mut fe = FeatureEngine::new(p);
+    let mut bars = MinuteBarBuilder::new(Some(0));
+    let mut valid = 0u64;
+    let mut closed: Vec<MinuteBar> = Vec::with_capacity(4);
+    let mut close = |ts: i64, bars: &mut MinuteBarBuilder, fe: &mut FeatureEngine, closed: &mut Vec<MinuteBar>| {
+        bars.close_through(ts, &mut |b| closed.push(b));
+        for b in closed.drain(..) {
+            valid += u64::from(fe.close_minute(&b).va_valid);
+        }
+    };
+    for tk in ticks {
+        match tk {
+            Tick::Trade(t) => {
+                close(t.ts_ns, &mut bars, &mut fe, &mut closed);
+                bars.on_trade(t);
+                fe.on_trade(t).unwrap();
+            }
+            Tick::Quote(q) => {
+                close(q.ts_ns, &mut bars, &mut fe, &mut closed);
+                bars.on_quote(q);
+                fe.on_quote(q);
+            }
+        }
+    }
+    let last = ticks.last().map_or(0, |t| match t {
+        Tick::Trade(t) => t.ts_ns,
+        Tick::Quote(q) => q.ts_ns,
+    });
+    close((last / NS_PER_MIN + 1) * NS_PER_MIN, &mut bars, &mut fe, &mut closed);
+    valid
+}
+
+/// A 4-hour profile: ≈ 200 k trades (4 h at 1.2 M a day) from a walk drifting over ≈ 3000
+/// ticks, so busy levels and thin tails as in a real window.
+fn four_hour_profile() -> BaseHistogram {
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut h = BaseHistogram::default();
+    let mut px = CENTER;
+    for _ in 0..200_000 {
+        px += rng.below(5) as i64 - 2;
+        px = px.clamp(CENTER - 1500, CENTER + 1500);
+        h.add(px, 100_000 * (1 + rng.below(500) as i64)).unwrap();
+    }
+    h
+}
+
+fn bench(c: &mut Criterion) {
+    let n: usize = std::env::var("SIM_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(6_200_000);
+    let ticks = day(n);
+    let p = FeatureParams::defaults(TICK);
+    let trades = ticks.iter().filter(|t| matches!(t, Tick::Trade(_))).count();
+    let valid = run(&ticks, p);
+    eprintln!("day: {} ticks ({trades} trades), {valid} minutes with a valid value area", ticks.len());
+
+    let mut g = c.benchmark_group("feature_engine");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ticks.len() as u64));
+    g.bench_function("day", |b| b.iter(|| run(black_box(&ticks), p)));
+
+    let h = four_hour_profile();
+    let (lo, hi) = h.range().unwrap();
+    eprintln!("4-hour profile: {} base bins span, {} non-empty", hi - lo + 1, h.nonempty());
+    g.throughput(Throughput::Elements(1));
+    let mut out = Vec::new();
+    for k in [5i64, 50] {
+        g.bench_with_input(BenchmarkId::new("value_area", format!("k{k}")), &k, |b, &k| {
+            b.iter(|| {
+                let a0 = h.aggregate(black_box(k), &mut out).unwrap();
+                (a0, value_area(&out, 0.70).unwrap())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
