@@ -43,10 +43,10 @@ fn ticks() -> impl Strategy<Value = Vec<Tk>> {
         let mut out = Vec::with_capacity(steps.len());
         for (is_trade, kind, dt_ms, dmid, extra, size, side) in steps {
             ts += match kind {
-                0..=4 => 0,                                        // same instant as the previous tick
-                5..=7 => dt_ms * 1_000_000,                        // up to 20 s later
+                0..=4 => 0,                                             // same instant as the previous tick
+                5..=7 => dt_ms * 1_000_000,                             // up to 20 s later
                 8 => (ts.div_euclid(NS_PER_MIN) + 1) * NS_PER_MIN - ts, // exactly on the next minute
-                _ => (1 + dt_ms % 3) * NS_PER_MIN + dt_ms,         // skipping whole minutes
+                _ => (1 + dt_ms % 3) * NS_PER_MIN + dt_ms,              // skipping whole minutes
             };
             if is_trade {
                 // At, inside or through the quote: both rules and the tick rule get work.
@@ -205,11 +205,8 @@ fn live(ticks: &[Tk], early: &[bool]) -> Output {
 
 /// Advance limits: on a minute boundary, one nanosecond before it, or anywhere.
 fn limits() -> impl Strategy<Value = Vec<i64>> {
-    prop::collection::vec((0i64..40, 0u8..3, 0i64..NS_PER_MIN), 0..10).prop_map(|v| {
-        v.into_iter()
-            .map(|(m, how, off)| m * NS_PER_MIN + [0, -1, off][how as usize])
-            .collect()
-    })
+    prop::collection::vec((0i64..40, 0u8..3, 0i64..NS_PER_MIN), 0..10)
+        .prop_map(|v| v.into_iter().map(|(m, how, off)| m * NS_PER_MIN + [0, -1, off][how as usize]).collect())
 }
 
 proptest! {

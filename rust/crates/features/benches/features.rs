@@ -10,6 +10,7 @@
 //! about 3000 base bins, at the widths a calm (k = 5) and a busy (k = 50) market give.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sim_core::price::price_of;
@@ -54,28 +55,41 @@ fn walk(mid: &mut i64, rng: &mut XorShift) {
 
 /// `n` ticks over one day in the total order, ≈ 1.2 : 5 trades to quotes. Trades come in
 /// prints of 1–6 trades sharing a timestamp (a taker order filled by several makers, walking
-/// up or down the book), mostly at the touch, sometimes inside or through it.
+/// up or down the book), mostly at the touch, sometimes inside a two-tick spread or through it.
 fn day(n: usize) -> Vec<Tick> {
     let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let trade_share = 1.2 / 6.2;
-    // Mean prints per slot: trades arrive ≈ 3.5 per print.
+    // Time slots are quote updates plus prints (≈ 3.5 trades each), spread over the day.
     let slots = (n as f64 * (1.0 - trade_share) + n as f64 * trade_share / 3.5) as i64;
     let dt_mean = (DAY_NS / slots.max(1)).max(2);
     let mut out = Vec::with_capacity(n + 8);
-    let (mut ts, mut mid, mut id) = (0i64, CENTER, 0i64);
+    let (mut ts, mut mid, mut spread, mut id, mut last_trade_ts) = (0i64, CENTER, 1i64, 0i64, -1i64);
     let quote_per_mille = ((1.0 - trade_share) / (1.0 - trade_share + trade_share / 3.5) * 1000.0) as u64;
     while out.len() < n {
-        // Often on the same millisecond as the previous event (bursts), otherwise spread out.
+        // A quarter of the events share the previous one's timestamp (bursts).
         ts += if rng.below(4) == 0 { 0 } else { 1 + rng.below(2 * dt_mean as u64 * 4 / 3) as i64 };
         if rng.below(1000) < quote_per_mille {
+            // Total order: a quote never follows a trade of its own instant.
+            if ts == last_trade_ts {
+                ts += 1;
+            }
             walk(&mut mid, &mut rng);
+            spread = if rng.below(5) == 0 { 2 } else { 1 };
             let (bid_sz, ask_sz) = (0.001 * (1 + rng.below(5000)) as f64, 0.001 * (1 + rng.below(5000)) as f64);
-            out.push(Tick::Quote(Quote { ts_ns: ts, bid_px: price_of(mid, TICK), bid_sz, ask_px: price_of(mid + 1, TICK), ask_sz }));
+            out.push(Tick::Quote(Quote {
+                ts_ns: ts,
+                bid_px: price_of(mid, TICK),
+                bid_sz,
+                ask_px: price_of(mid + spread, TICK),
+                ask_sz,
+            }));
         } else {
+            last_trade_ts = ts;
             let buy = rng.below(2) == 0;
             let mut px = match rng.below(10) {
-                0 => mid + rng.below(3) as i64 - 1, // inside or through: the tick rule's work
-                _ if buy => mid + 1,
+                // Through the bid, at it, inside a two-tick spread, at the ask.
+                0 => mid + rng.below(spread as u64 + 2) as i64 - 1,
+                _ if buy => mid + spread,
                 _ => mid,
             };
             for _ in 0..1 + rng.below(6) {
@@ -130,15 +144,18 @@ fn run(ticks: &[Tick], p: FeatureParams) -> u64 {
     valid
 }
 
-/// A 4-hour profile: ≈ 200 k trades (4 h at 1.2 M a day) from a walk drifting over ≈ 3000
-/// ticks, so busy levels and thin tails as in a real window.
+/// A 4-hour profile: ≈ 200 k trades (4 h at 1.2 M a day) from a walk wandering over ≈ 3000
+/// ticks, so uneven levels with several humps as in a real window.
 fn four_hour_profile() -> BaseHistogram {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut h = BaseHistogram::default();
     let mut px = CENTER;
     for _ in 0..200_000 {
-        px += rng.below(5) as i64 - 2;
-        px = px.clamp(CENTER - 1500, CENTER + 1500);
+        px += rng.below(33) as i64 - 16;
+        // Reflected at ±1500 ticks, so the span is ≈ 3000 bins, not piled up at the edges.
+        if (px - CENTER).abs() > 1500 {
+            px = 2 * (CENTER + 1500 * (px - CENTER).signum()) - px;
+        }
         h.add(px, 100_000 * (1 + rng.below(500) as i64)).unwrap();
     }
     h
@@ -154,6 +171,8 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("feature_engine");
     g.sample_size(10);
+    // A default day takes ≈ 0.2 s: ten samples need more than criterion's default 5 s.
+    g.measurement_time(Duration::from_secs(10));
     g.throughput(Throughput::Elements(ticks.len() as u64));
     g.bench_function("day", |b| b.iter(|| run(black_box(&ticks), p)));
 

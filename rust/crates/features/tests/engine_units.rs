@@ -141,7 +141,7 @@ fn the_tick_rule_continues_across_a_minute_boundary() {
     h.quote(0, 100.0, 101.0);
     h.trade(NS_PER_S, 100.0, 1.0, -1); // at the bid: −1 by the quote rule
     h.trade(2 * NS_PER_S, 100.5, 1.0, 1); // inside, an uptick: +1 by the tick rule
-    // Minute 1 opens on a zero tick: it carries the +1 of minute 0's last print.
+                                          // Minute 1 opens on a zero tick: it carries the +1 of minute 0's last print.
     h.trade(min(1) + NS_PER_S, 100.5, 1.0, 1);
     h.trade(min(1) + 2 * NS_PER_S, 100.5, 2.0, 1);
     let f = h.close_minutes_to(1).to_vec();
@@ -162,7 +162,7 @@ fn width_after(p: FeatureParams, quotes: [(f64, f64); 3]) -> Vec<MinuteFeatures>
 fn bin_width_is_clamped_through_the_engine() {
     let calm = [(60000.0, 60000.1); 3]; // σ = 0 → clamped up to one tick
     let wild = [(60000.0, 60000.1), (66000.0, 66000.1), (60000.0, 60000.1)]; // σ ≈ 0.1 → the cap
-    // (base_bin_ticks, bin_width_max_ticks, width when calm, width when wild)
+                                                                             // (base_bin_ticks, bin_width_max_ticks, width when calm, width when wild)
     let cases = [(1, 200, 0.1, 20.0), (4, 200, 0.4, 20.0), (4, 30, 0.4, 3.2)];
     for (bbt, max_ticks, low, high) in cases {
         let p = FeatureParams { base_bin_ticks: bbt, bin_width_max_ticks: max_ticks, ..FeatureParams::defaults(0.1) };
@@ -216,8 +216,9 @@ fn near_boundary_flags_look_at_the_minutes_trades_within_one_spread() {
     let p = FeatureParams { min_va_bins: 3, ..FeatureParams::defaults(1.0) };
     let mut h = Harness::new(p);
     h.quote(0, 100.0, 101.0); // a one-tick spread
-    // Minute 2 (σ first exists): profile 98:1 100:5 101:10 102:5 105:1 → VAL 100, VAH 102.
-    for (i, (px, sz)) in [(98.0, 1.0), (100.0, 5.0), (101.0, 10.0), (102.0, 5.0), (105.0, 1.0)].into_iter().enumerate() {
+                              // Minute 2 (σ first exists): profile 98:1 100:5 101:10 102:5 105:1 → VAL 100, VAH 102.
+    for (i, (px, sz)) in [(98.0, 1.0), (100.0, 5.0), (101.0, 10.0), (102.0, 5.0), (105.0, 1.0)].into_iter().enumerate()
+    {
         h.trade(min(2) + (i as i64 + 1) * NS_PER_S, px, sz, 1);
     }
     h.trade(min(3) + NS_PER_S, 103.0, 1.0, 1); // one tick above VAH, three above VAL
@@ -293,7 +294,8 @@ fn spec_20_3_value_area_through_the_engine() {
     let p = FeatureParams { bin_width_max_ticks: 1, min_va_bins: 6, ..FeatureParams::defaults(100.0) };
     let mut h = Harness::new(p);
     h.quote(0, 50000.0, 50100.0); // constant quotes: σ = 0 from minute 2
-    let volumes = [(49800.0, 100.0), (49900.0, 250.0), (50000.0, 400.0), (50100.0, 300.0), (50200.0, 150.0), (50300.0, 50.0)];
+    let volumes =
+        [(49800.0, 100.0), (49900.0, 250.0), (50000.0, 400.0), (50100.0, 300.0), (50200.0, 150.0), (50300.0, 50.0)];
     for (i, (px, sz)) in volumes.into_iter().enumerate() {
         h.trade(min(3) + (i as i64 + 1) * NS_PER_S, px, sz, 0);
     }

@@ -31,17 +31,15 @@ const WIDTHS: [i64; 7] = [1, 2, 3, 7, 13, 31, 50];
 
 /// Minutes as (minute index, trades as (tick index, units)); indices increase, with gaps.
 fn minutes() -> impl Strategy<Value = Vec<(i64, Vec<(i64, i64)>)>> {
-    prop::collection::vec((1i64..4, prop::collection::vec((-150i64..150, 0i64..2_000), 0..25)), 1..60).prop_map(
-        |ms| {
-            let mut idx = 0;
-            ms.into_iter()
-                .map(|(step, trades)| {
-                    idx += step;
-                    (idx, trades)
-                })
-                .collect()
-        },
-    )
+    prop::collection::vec((1i64..4, prop::collection::vec((-150i64..150, 0i64..2_000), 0..25)), 1..60).prop_map(|ms| {
+        let mut idx = 0;
+        ms.into_iter()
+            .map(|(step, trades)| {
+                idx += step;
+                (idx, trades)
+            })
+            .collect()
+    })
 }
 
 proptest! {
