@@ -6,8 +6,10 @@ between consecutive rows, and how many exceed a threshold), which rows the engin
 exchange's taker side, checked against a quotes file — how often the side inferred from quotes
 (spec §5.7) agrees with the reported one.
 
-`infer_sides` is a small vectorized reference of the spec §5.7 rule; the per-tick version
-belongs in Rust, and tests compare the two.
+`infer_sides` is a quick vectorized check of the spec §5.7 rule for this report only. It is not
+the run's rule: runs infer sides in the Rust feature engine (docs/FEATURES.md), which still uses a
+stale quote (spec §4.4) and merges same-timestamp trades into one print first, so a run's
+`side_agreement` can differ from this report's figure.
 """
 
 from __future__ import annotations
