@@ -111,3 +111,12 @@ def test_truncated_gzip(tmp_path: Path) -> None:
     (tmp_path / "trades.csv.gz").write_bytes(raw[: len(raw) // 2])
     line = _one_line_error(sim("run", str(_scenario(tmp_path, trades_name="trades.csv.gz"))))
     assert "trades.csv.gz" in line and "row" in line
+
+
+def test_a_price_far_off_the_market_stops_the_run_naming_the_row(tmp_path: Path) -> None:
+    """A positive, finite price passes row validation, but 5,000,000 after 100 would make the
+    4-hour profile span ~5e7 tick bins: the run stops with the file and row, not gigabytes."""
+    trades = [*GOOD_TRADES[:30], f"{T0 + 30_500},5000000.0,0.01,buy,1000", *GOOD_TRADES[31:]]
+    _write(tmp_path, trades, GOOD_QUOTES)
+    line = _one_line_error(sim("run", str(_scenario(tmp_path)), "--out", str(tmp_path / "out")))
+    assert "trades.csv" in line and "row 31" in line and "price off market" in line
