@@ -124,7 +124,12 @@ class KlineClose(Event):
 
 @dataclass(frozen=True, slots=True)
 class Funding(Event):
+    """A funding settlement. `mark` is the price the rate applies to: the mid of the latest quote
+    at or before `ts_ns` (in bars mode or without quotes, the latest trade or kline close); NaN
+    when the market has no price yet."""
+
     rate: float  # per funding interval, as a fraction (1 bp = 0.0001)
+    mark: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +156,10 @@ class Fill(Event):
     qty: float
     fee: float  # paid; negative is a rebate
     liquidity: Literal["maker", "taker"] = field(default="taker")
+    # The mid of the market the order filled against, so the spread paid is |price − mid|: the
+    # quote it filled on, the latest quote for a limit hit by a print; in bars mode the kline's
+    # open (market) or the limit price (limit). NaN when there was no quote.
+    mid: float = math.nan
 
 
 def from_engine(raw: tuple[str, int, int, int, tuple[Any, ...]], order_ids: dict[int, str]) -> Event:
@@ -166,6 +175,9 @@ def from_engine(raw: tuple[str, int, int, int, tuple[Any, ...]], order_ids: dict
         oid, status, reason = p
         return OrderUpdate(kind, ts, key, ts, order_ids[oid], status, reason)
     if kind == "fill":
-        oid, side, price, qty, fee, maker = p
-        return Fill(kind, ts, key, ts, order_ids[oid], side, price, qty, fee, "maker" if maker else "taker")
+        oid, side, price, qty, fee, maker, mid = p
+        return Fill(kind, ts, key, ts, order_ids[oid], side, price, qty, fee, "maker" if maker else "taker", mid)
+    if kind == "funding":
+        rate, mark = p
+        return Funding(kind, ts, key, ts, rate, mark)
     raise ValueError(f"unknown engine event kind {kind!r}")

@@ -4,6 +4,8 @@ merge asks for them, keeps the run to its time window, and turns engine output i
 Sources are pulled lazily — only a source the merge is starved on is read — so memory holds a
 batch or so per source, whatever the size of the files. With `record_raw`, the engine also keeps
 the raw tape (trades with their inferred side, quotes) for the run's stores, taken in batches.
+With `funding` (times and rates, see `sim.funding`), the engine emits a `Funding` event at each
+time, in the total order and with the mark price of that instant.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class MarketFeed:
         on_bad_rows: str = "fail",
         features: dict[str, Any] | None = None,
         record_raw: bool = False,
+        funding: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.engine = _core.MarketEngine(
             tick_size=tick_size,
@@ -65,6 +68,9 @@ class MarketFeed:
         )
         if record_raw:
             self.engine.record_raw()
+        if funding is not None:
+            ts, rate = funding
+            self.engine.set_funding(np.ascontiguousarray(ts, dtype=np.int64), np.ascontiguousarray(rate, dtype=np.float64))
         self.start_ns, self.end_ns = start_ns, end_ns
         self.sources = list(sources)
         self._iters: list[Iterator[tuple[int, pa.RecordBatch]] | None] = []

@@ -1,8 +1,9 @@
 """Scenario manifests: strict YAML validated by pydantic.
 
 A scenario names its strategy, config overrides, instrument, time window, seed, data (recorded
-files relative to the data root, or a seeded synthetic generator), adapter, and — by rule — the
-golden folder it is checked against: `scenarios/<group>/<name>.yaml` ↔ `golden/<group>/<name>/`.
+files relative to the data root, or a seeded synthetic generator), adapter, optionally its
+funding (a fixed rate, or a file of recorded rates), and — by rule — the golden folder it is
+checked against: `scenarios/<group>/<name>.yaml` ↔ `golden/<group>/<name>/`.
 Any unknown key, missing file or bad value is a one-line error naming the key and the file.
 """
 
@@ -14,9 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.errors import ManifestError
+from sim.funding import file_schedule, fixed_schedule
 from sim.yaml_file import read_mapping, validate
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -80,6 +83,24 @@ class DataFile(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class FundingSpec(_Strict):
+    """`funding:` — `{rate_8h_bps: x}` (a fixed rate; overrides the config's
+    `funding_rate_8h_bps`) or `{file: path}` (recorded rates, resolved like a data file)."""
+
+    rate_8h_bps: float | None = Field(None, allow_inf_nan=False)
+    file: str | None = None
+    #: As for a data file: "data" (the data root) or "scenario" (the manifest's folder).
+    root: Literal["data", "scenario"] = "data"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FundingSpec:
+        if (self.rate_8h_bps is None) == (self.file is None):
+            raise ValueError("give exactly one of 'rate_8h_bps' (a fixed rate) or 'file' (recorded rates)")
+        if self.file is None and "root" in self.model_fields_set:
+            raise ValueError("'root' applies to 'file' only")
+        return self
+
+
 class Synthetic(_Strict):
     generator: Literal["ticks"] = "ticks"
     start_price: float = Field(30000.0, gt=0)
@@ -105,6 +126,7 @@ class Scenario(_Strict):
     synthetic: Synthetic | None = None
     adapter: Adapter = Field(default_factory=Adapter)
     on_bad_rows: Literal["fail", "drop"] = "fail"
+    funding: FundingSpec | None = None
 
     @model_validator(mode="after")
     def _one_source_of_data(self) -> Scenario:
@@ -135,28 +157,53 @@ class LoadedScenario:
     def golden_dir(self) -> Path:
         return GOLDEN_DIR / self.id
 
-    def resolve(self, f: DataFile, index: int) -> Path:
-        if f.root == "scenario":
-            p = (self.path.parent / f.path).resolve()
-        elif Path(f.path).is_absolute():
-            p = Path(f.path)
+    def _resolve_path(self, path: str, root: str, key: str) -> Path:
+        if root == "scenario":
+            p = (self.path.parent / path).resolve()
+        elif Path(path).is_absolute():
+            p = Path(path)
         else:
-            root = data_root()
-            if root is None or not root.is_dir():
+            data = data_root()
+            if data is None or not data.is_dir():
                 raise ScenarioUnavailable(
-                    f"{self.id}: data root not found (set SIM_DATA_DIR; {f.path} is read from it)"
+                    f"{self.id}: data root not found (set SIM_DATA_DIR; {path} is read from it)"
                 )
-            p = root / f.path
+            p = data / path
         if not p.is_file():
-            raise ManifestError(self.path, f"data[{index}].path", f"file not found: {p}")
+            raise ManifestError(self.path, key, f"file not found: {p}")
         return p
 
+    def resolve(self, f: DataFile, index: int) -> Path:
+        return self._resolve_path(f.path, f.root, f"data[{index}].path")
+
+    def funding_file(self) -> Path | None:
+        """The recorded funding-rate file the scenario names, if any."""
+        f = self.spec.funding
+        if f is None or f.file is None:
+            return None
+        return self._resolve_path(f.file, f.root, "funding.file")
+
+    def funding_schedule(self, config_rate_8h_bps: float) -> tuple[np.ndarray, np.ndarray]:
+        """(times in Unix ns, rates as a fraction) of the funding settlements in the window:
+        the scenario's `funding:` if it has one, else the config's fixed rate (`sim.funding`)."""
+        w, f = self.spec.window, self.spec.funding
+        path = self.funding_file()
+        if path is not None:
+            return file_schedule(path, w.start_ns, w.end_ns)
+        bps = config_rate_8h_bps if f is None or f.rate_8h_bps is None else f.rate_8h_bps
+        return fixed_schedule(w.start_ns, w.end_ns, bps / 10_000)
+
     def content_hash(self) -> str:
-        """SHA-256 over the manifest text and the bytes of every data file it names."""
+        """SHA-256 over the manifest text and the bytes of every data file it names (the
+        funding-rate file included)."""
         h = hashlib.sha256(self.text.encode())
-        for i, f in enumerate(self.spec.data):
-            p = self.resolve(f, i)
-            h.update(f"\x00{f.path}\x00".encode())
+        files = [(f.path, self.resolve(f, i)) for i, f in enumerate(self.spec.data)]
+        funding = self.funding_file()
+        if funding is not None:
+            assert self.spec.funding is not None and self.spec.funding.file is not None
+            files.append((self.spec.funding.file, funding))
+        for name, p in files:
+            h.update(f"\x00{name}\x00".encode())
             with p.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)

@@ -10,7 +10,17 @@
 //! Every tick also goes through the feature engine, and each minute close carries the minute's
 //! features. In bars mode (`FeatureInput::Bars`) the minutes are built from one-minute klines:
 //! a kline stamped at a minute's end is that minute's bar, so it is taken in before the minute
-//! closes.
+//! closes. In bars mode the one-minute klines are also the only market simulated orders fill
+//! against (`Matcher::on_kline`); otherwise quotes and trades are.
+//!
+//! Made events — minute closes, funding — are emitted once every tick at or before their time
+//! has been consumed, whether or not a tick falls at that time, and before any event of the same
+//! instant that sorts after them is handed back: a batch handed back never has to be followed by
+//! an event that sorts before its last one.
+//!
+//! Funding (`set_funding`): at each scheduled time the engine emits the rate with the mark it
+//! applies to — the mid of the latest quote at or before that time, or, in bars mode or before
+//! any quote, the latest trade price or kline close; NaN when there is none.
 
 use sim_core::order::EventKind;
 use sim_core::time::NS_PER_MIN;
@@ -37,6 +47,8 @@ pub enum EngineEvent {
     Kline { key: EventKey, kline: Kline },
     OrderUpdate { key: EventKey, order_id: u64, status: OrderStatus, reason: String },
     Fill { key: EventKey, fill: SimFill },
+    /// `rate` per funding interval as a fraction; `mark` the price it applies to.
+    Funding { key: EventKey, rate: f64, mark: f64 },
 }
 
 impl EngineEvent {
@@ -45,7 +57,8 @@ impl EngineEvent {
             EngineEvent::MinuteClose { key, .. }
             | EngineEvent::Kline { key, .. }
             | EngineEvent::OrderUpdate { key, .. }
-            | EngineEvent::Fill { key, .. } => *key,
+            | EngineEvent::Fill { key, .. }
+            | EngineEvent::Funding { key, .. } => *key,
         }
     }
 }
@@ -68,6 +81,9 @@ pub enum EngineError {
     /// A tick the features cannot take (a price absurdly far from the rest of the window).
     #[error("{detail}")]
     BadTick { src: u32, row: u64, detail: String },
+    /// A funding schedule that cannot be replayed in order; `index` is the 0-based entry.
+    #[error("funding schedule, index {index}: {detail}")]
+    BadFunding { index: usize, detail: String },
 }
 
 #[derive(Debug)]
@@ -83,6 +99,11 @@ pub struct MarketEngine {
     now_ns: i64,
     seq: u64,
     made: u64,
+    /// Funding times and rates not yet emitted, in time order (`next_funding` is the next one).
+    funding: Vec<(i64, f64)>,
+    next_funding: usize,
+    /// Latest trade price or kline close: the funding mark without quotes.
+    last_price: f64,
     /// Keys of consumed ticks, when tracing (tests and debugging only).
     trace: Option<Vec<EventKey>>,
 }
@@ -101,6 +122,9 @@ impl MarketEngine {
             now_ns: config.start_ns.unwrap_or(i64::MIN),
             seq: 0,
             made: 0,
+            funding: Vec::new(),
+            next_funding: 0,
+            last_price: f64::NAN,
             trace: None,
         }
     }
@@ -176,6 +200,42 @@ impl MarketEngine {
         self.outbox.push(EngineEvent::Fill { key, fill });
     }
 
+    /// Installs the funding schedule, replacing any earlier one: times strictly increasing and
+    /// not before the engine's time, rates finite.
+    pub fn set_funding(&mut self, schedule: Vec<(i64, f64)>) -> Result<(), EngineError> {
+        let bad = |index: usize, detail: String| Err(EngineError::BadFunding { index, detail });
+        for (i, &(ts, rate)) in schedule.iter().enumerate() {
+            if ts < self.now_ns {
+                return bad(i, format!("time {ts} ns is before the engine's time {} ns", self.now_ns));
+            }
+            if i > 0 && ts <= schedule[i - 1].0 {
+                return bad(i, format!("time {ts} ns is not after the previous one {} ns", schedule[i - 1].0));
+            }
+            if !rate.is_finite() {
+                return bad(i, format!("rate {rate} is not finite"));
+            }
+        }
+        self.funding = schedule;
+        self.next_funding = 0;
+        Ok(())
+    }
+
+    fn next_funding_ns(&self) -> Option<i64> {
+        self.funding.get(self.next_funding).map(|f| f.0)
+    }
+
+    /// Emits the next funding event; every tick at or before its time has been consumed.
+    fn emit_funding(&mut self) {
+        let (ts_ns, rate) = self.funding[self.next_funding];
+        self.next_funding += 1;
+        let mark = match self.bars.last_quote() {
+            Some(q) if !self.bars_mode => (q.bid_px + q.ask_px) / 2.0,
+            _ => self.last_price,
+        };
+        let key = self.make_key(ts_ns, EventKind::Funding);
+        self.outbox.push(EngineEvent::Funding { key, rate, mark });
+    }
+
     fn close_minutes_through(&mut self, ts_ns: i64) {
         let mut closed = Vec::new();
         self.bars.close_through(ts_ns, &mut |bar| closed.push(bar));
@@ -208,25 +268,32 @@ impl MarketEngine {
             t.push(key);
         }
         let mut fills = Vec::new();
+        // In bars mode only the one-minute klines fill orders: one fill model per run, whatever
+        // other sources the scenario happens to carry.
         let fed = match tick {
             Tick::Trade(t) => {
-                self.matcher.on_trade(&t, &mut |f| fills.push(f));
+                self.last_price = t.price;
                 if self.bars_mode {
                     Ok(())
                 } else {
+                    self.matcher.on_trade(&t, &mut |f| fills.push(f));
                     self.bars.on_trade(&t);
                     self.features.on_trade(&t)
                 }
             }
             Tick::Quote(q) => {
-                self.matcher.on_quote(&q, &mut |f| fills.push(f));
+                if !self.bars_mode {
+                    self.matcher.on_quote(&q, &mut |f| fills.push(f));
+                }
                 self.bars.on_quote(&q);
                 self.features.on_quote(&q);
                 Ok(())
             }
             Tick::Kline(k) => {
+                self.last_price = k.close;
                 self.outbox.push(EngineEvent::Kline { key, kline: k });
                 if self.bars_mode && k.interval_ns == NS_PER_MIN {
+                    self.matcher.on_kline(&k, &mut |f| fills.push(f));
                     self.bars.on_kline(&k);
                     self.features.on_kline(&k)
                 } else {
@@ -272,6 +339,11 @@ impl MarketEngine {
             match self.merger.peek(limit) {
                 Step::Starved(s) => return Advance::Starved(s),
                 Step::Tick(key, tick) => {
+                    // Funding before a later tick: its mark is the market as of its own time.
+                    if self.next_funding_ns().is_some_and(|f| f < key.ts_ns) {
+                        self.emit_funding();
+                        continue;
+                    }
                     // A tick at or after the end of the open minute belongs to a later minute:
                     // the minute is finished first (its snapshot excludes the tick), though its
                     // close event sorts after market data stamped at the same instant.
@@ -286,12 +358,19 @@ impl MarketEngine {
                     self.process(key, tick);
                 }
                 Step::Reached => {
+                    // Every tick up to `limit` is in: make what falls due by then before handing
+                    // anything back, so that a bar's fill (stamped at its close) never leaves
+                    // ahead of the minute close of the same instant.
+                    if self.next_funding_ns().is_some_and(|f| f <= limit) {
+                        self.emit_funding();
+                        continue;
+                    }
+                    if self.bars.current_end().is_some_and(|end| end <= limit) {
+                        self.close_minutes_through(limit);
+                        continue;
+                    }
                     if !self.outbox.is_empty() {
                         return self.take_outbox();
-                    }
-                    if self.bars.current_end().is_some_and(|end| end <= t_ns) {
-                        self.close_minutes_through(t_ns);
-                        continue;
                     }
                     self.now_ns = self.now_ns.max(t_ns);
                     return Advance::Reached;

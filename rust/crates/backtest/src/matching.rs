@@ -6,12 +6,30 @@
 //!   through it (strictly beyond the price) or the opposite quote crosses it (ask ≤ a buy limit,
 //!   bid ≥ a sell limit).
 //!
+//! Every fill carries the mid of the market it filled against, so the spread paid can be
+//! measured: the mid of the quote it filled on, or for a limit filled by a trade print the mid of
+//! the latest quote at that time (NaN before the first quote).
+//!
+//! **Bars mode** (`on_kline`; the engine calls it instead of `on_quote`/`on_trade` when features
+//! come from one-minute klines and there is no book to fill against):
+//!
+//! * A one-minute kline is the market for every order submitted at or before its open time
+//!   (`open_ts ≥ submit_ts`): a decision at minute close T submits at T, and the kline opening at
+//!   T holds only prices printed at or after the decision instant, never the bar that was decided on.
+//! * A market buy fills at the kline's open + slippage ticks, a sell at open − slippage ticks,
+//!   taker fee. A resting limit buy fills at its price, maker fee, when the kline's low is strictly
+//!   below it; a sell when the high is strictly above it.
+//! * The fill is stamped at the kline's close (its event time, `open_ts + interval`): the simulator
+//!   knows the bar only then, so a fill is always strictly after the decision.
+//! * The fill's mid is the kline's open for a market order and the limit price for a limit: a bar
+//!   has no spread, so the spread paid in bars mode is the slippage alone.
+//!
 //! Open orders are kept in a `BTreeMap` by id, so orders that fill on the same tick fill in the
 //! order they were submitted, in every process.
 
 use std::collections::BTreeMap;
 
-use sim_core::{Quote, Trade};
+use sim_core::{Kline, Quote, Trade};
 
 use sim_core::price::{price_of, tick_index};
 
@@ -81,6 +99,9 @@ pub struct SimFill {
     /// Positive is paid, negative a rebate.
     pub fee: f64,
     pub maker: bool,
+    /// The mid of the market the order filled against (see the module documentation); NaN when
+    /// there was none.
+    pub mid: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,11 +116,13 @@ pub struct Matcher {
     fees: FeeModel,
     open: BTreeMap<u64, Resting>,
     known: std::collections::BTreeSet<u64>,
+    /// Mid of the latest quote seen, for limits that a trade print fills.
+    last_mid: f64,
 }
 
 impl Matcher {
     pub fn new(tick: f64, fees: FeeModel) -> Self {
-        Matcher { tick, fees, open: BTreeMap::new(), known: Default::default() }
+        Matcher { tick, fees, open: BTreeMap::new(), known: Default::default(), last_mid: f64::NAN }
     }
 
     pub fn open_orders(&self) -> usize {
@@ -126,13 +149,23 @@ impl Matcher {
         self.open.remove(&order_id).map(|_| ()).ok_or_else(|| format!("order {order_id} is not open"))
     }
 
-    fn fill(&self, r: &Resting, price: f64, maker: bool) -> SimFill {
+    fn fill(&self, r: &Resting, price: f64, maker: bool, mid: f64) -> SimFill {
         let bps = if maker { self.fees.maker_bps } else { self.fees.taker_bps };
         let fee = price * r.req.qty * bps / 10_000.0;
-        SimFill { order_id: r.req.order_id, side: r.req.side, price, qty: r.req.qty, fee, maker }
+        SimFill { order_id: r.req.order_id, side: r.req.side, price, qty: r.req.qty, fee, maker, mid }
+    }
+
+    /// A market order's price: `reference` moved by the slippage ticks against the order.
+    fn market_price(&self, r: &Resting, reference: f64) -> f64 {
+        let slip = r.req.side.sign() as i64 * r.req.slippage_ticks;
+        price_of(tick_index(reference, self.tick) + slip, self.tick)
     }
 
     pub fn on_quote(&mut self, q: &Quote, out: &mut impl FnMut(SimFill)) {
+        let mid = (q.bid_px + q.ask_px) / 2.0;
+        // Kept even with no open order: a limit submitted later may fill on a print before the
+        // next quote, and its mid is this one.
+        self.last_mid = mid;
         if self.open.is_empty() {
             return;
         }
@@ -142,14 +175,10 @@ impl Matcher {
                 continue;
             }
             let fill = match (r.req.order_type, r.req.side) {
-                (OrderType::Market, Side::Buy) => {
-                    Some(self.fill(r, price_of(tick_index(q.ask_px, self.tick) + r.req.slippage_ticks, self.tick), false))
-                }
-                (OrderType::Market, Side::Sell) => {
-                    Some(self.fill(r, price_of(tick_index(q.bid_px, self.tick) - r.req.slippage_ticks, self.tick), false))
-                }
-                (OrderType::Limit, Side::Buy) if q.ask_px <= r.req.limit_px => Some(self.fill(r, r.req.limit_px, true)),
-                (OrderType::Limit, Side::Sell) if q.bid_px >= r.req.limit_px => Some(self.fill(r, r.req.limit_px, true)),
+                (OrderType::Market, Side::Buy) => Some(self.fill(r, self.market_price(r, q.ask_px), false, mid)),
+                (OrderType::Market, Side::Sell) => Some(self.fill(r, self.market_price(r, q.bid_px), false, mid)),
+                (OrderType::Limit, Side::Buy) if q.ask_px <= r.req.limit_px => Some(self.fill(r, r.req.limit_px, true, mid)),
+                (OrderType::Limit, Side::Sell) if q.bid_px >= r.req.limit_px => Some(self.fill(r, r.req.limit_px, true, mid)),
                 _ => None,
             };
             if let Some(f) = fill {
@@ -176,7 +205,35 @@ impl Matcher {
                 Side::Sell => t.price > r.req.limit_px,
             };
             if through {
-                out(self.fill(r, r.req.limit_px, true));
+                out(self.fill(r, r.req.limit_px, true, self.last_mid));
+                done.push(*id);
+            }
+        }
+        for id in done {
+            self.open.remove(&id);
+        }
+    }
+
+    /// Bars mode: a one-minute kline fills the orders submitted at or before its open (see the
+    /// module documentation). The caller stamps the fills at the kline's close.
+    pub fn on_kline(&mut self, k: &Kline, out: &mut impl FnMut(SimFill)) {
+        if self.open.is_empty() {
+            return;
+        }
+        let mut done = Vec::new();
+        for (id, r) in &self.open {
+            if r.submit_ts_ns > k.open_ts_ns {
+                continue;
+            }
+            let limit = r.req.limit_px;
+            let fill = match (r.req.order_type, r.req.side) {
+                (OrderType::Market, _) => Some(self.fill(r, self.market_price(r, k.open), false, k.open)),
+                (OrderType::Limit, Side::Buy) if k.low < limit => Some(self.fill(r, limit, true, limit)),
+                (OrderType::Limit, Side::Sell) if k.high > limit => Some(self.fill(r, limit, true, limit)),
+                _ => None,
+            };
+            if let Some(f) = fill {
+                out(f);
                 done.push(*id);
             }
         }
@@ -212,6 +269,7 @@ mod tests {
         assert_eq!(fills[1].price, 99.9);
         assert!((fills[0].fee - 100.2 * 2.0 * 5.0 / 10_000.0).abs() < 1e-12);
         assert!(!fills[0].maker);
+        assert_eq!((fills[0].mid, fills[1].mid), (100.05, 100.05), "the mid of the quote filled on");
     }
 
     #[test]
@@ -227,9 +285,70 @@ mod tests {
         assert_eq!(fills.len(), 1);
         assert_eq!((fills[0].order_id, fills[0].price, fills[0].maker), (1, 99.0, true));
         assert!(fills[0].fee < 0.0);
+        assert!(fills[0].mid.is_nan(), "no quote yet: no mid");
         m.on_quote(&q(6, 101.0, 101.1), &mut |f| fills.push(f));
         assert_eq!(fills.len(), 2);
-        assert_eq!(fills[1].order_id, 2);
+        assert_eq!((fills[1].order_id, fills[1].mid), (2, 101.05));
+    }
+
+    #[test]
+    fn a_limit_filled_by_a_print_carries_the_mid_of_the_latest_quote() {
+        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
+        // The quote comes while nothing is open; the order that the print fills comes after it.
+        m.on_quote(&q(1, 99.5, 99.7), &mut |_| panic!("nothing is open"));
+        m.submit(req(1, Side::Buy, OrderType::Limit, 99.0), 2).unwrap();
+        let mut fills = Vec::new();
+        m.on_trade(&Trade { ts_ns: 3, price: 98.9, size: 1.0, side: -1, trade_id: 1 }, &mut |f| fills.push(f));
+        assert_eq!(fills.len(), 1);
+        assert_eq!(fills[0].mid, 99.6);
+    }
+
+    fn kline(open_ts: i64, open: f64, high: f64, low: f64, close: f64) -> Kline {
+        Kline { open_ts_ns: open_ts, interval_ns: 60, open, high, low, close, volume: 1.0 }
+    }
+
+    #[test]
+    fn bars_mode_market_orders_fill_at_the_open_of_a_kline_opening_at_or_after_submission() {
+        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
+        m.submit(req(1, Side::Buy, OrderType::Market, f64::NAN), 60).unwrap();
+        m.submit(req(2, Side::Sell, OrderType::Market, f64::NAN), 60).unwrap();
+        let mut fills = Vec::new();
+        m.on_kline(&kline(0, 100.0, 101.0, 99.0, 100.5), &mut |f| fills.push(f));
+        assert!(fills.is_empty(), "a kline that opened before the decision holds prices from before it");
+        m.on_kline(&kline(60, 100.5, 102.0, 100.0, 101.0), &mut |f| fills.push(f));
+        assert_eq!(fills.len(), 2);
+        assert_eq!((fills[0].order_id, fills[0].price, fills[0].maker, fills[0].mid), (1, 100.6, false, 100.5));
+        assert_eq!((fills[1].order_id, fills[1].price, fills[1].maker, fills[1].mid), (2, 100.4, false, 100.5));
+        assert!((fills[0].fee - 100.6 * 2.0 * 5.0 / 10_000.0).abs() < 1e-12);
+        assert_eq!(m.open_orders(), 0);
+    }
+
+    #[test]
+    fn bars_mode_limits_fill_at_their_price_only_when_the_bar_trades_strictly_through() {
+        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
+        m.submit(req(1, Side::Buy, OrderType::Limit, 99.0), 0).unwrap();
+        m.submit(req(2, Side::Sell, OrderType::Limit, 101.0), 0).unwrap();
+        let mut fills = Vec::new();
+        m.on_kline(&kline(0, 100.0, 101.0, 99.0, 100.0), &mut |f| fills.push(f));
+        assert!(fills.is_empty(), "touching the limit is not trading through it");
+        m.on_kline(&kline(60, 100.0, 100.5, 98.9, 99.5), &mut |f| fills.push(f));
+        assert_eq!(fills.len(), 1);
+        assert_eq!((fills[0].order_id, fills[0].price, fills[0].maker, fills[0].mid), (1, 99.0, true, 99.0));
+        assert!(fills[0].fee < 0.0);
+        m.on_kline(&kline(120, 100.0, 101.1, 99.9, 101.0), &mut |f| fills.push(f));
+        assert_eq!(fills.len(), 2);
+        assert_eq!((fills[1].order_id, fills[1].price, fills[1].maker), (2, 101.0, true));
+    }
+
+    #[test]
+    fn bars_mode_a_limit_submitted_inside_a_bar_waits_for_the_next_one() {
+        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
+        m.submit(req(1, Side::Buy, OrderType::Limit, 99.0), 30).unwrap();
+        let mut fills = Vec::new();
+        m.on_kline(&kline(0, 100.0, 100.0, 90.0, 95.0), &mut |f| fills.push(f));
+        assert!(fills.is_empty(), "the bar's low may have printed before the order existed");
+        m.on_kline(&kline(60, 95.0, 96.0, 94.0, 95.0), &mut |f| fills.push(f));
+        assert_eq!(fills.len(), 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
@@ -216,8 +216,13 @@ fn event_to_py(py: Python<'_>, ev: &EngineEvent) -> PyResult<Py<PyAny>> {
         }
         EngineEvent::Fill { key, fill } => {
             let side: i8 = if fill.side == Side::Buy { 1 } else { -1 };
-            let payload = (fill.order_id, side, fill.price, fill.qty, fill.fee, fill.maker).into_pyobject(py)?.into_any();
+            let payload =
+                (fill.order_id, side, fill.price, fill.qty, fill.fee, fill.maker, fill.mid).into_pyobject(py)?.into_any();
             key_tuple(py, "fill", *key, payload)
+        }
+        EngineEvent::Funding { key, rate, mark } => {
+            let payload = (*rate, *mark).into_pyobject(py)?.into_any();
+            key_tuple(py, "funding", *key, payload)
         }
     }
 }
@@ -349,6 +354,24 @@ impl MarketEngine {
             self.inner.push_kline(source, k, row0 + i as u64).map_err(data_err)?;
         }
         Ok(())
+    }
+
+    /// Installs the funding schedule: times strictly increasing and not before the engine's
+    /// time, rates finite (a fraction per funding interval). The engine then emits
+    /// ("funding", ts, 0, seq, (rate, mark)) at each of those times it replays. A bad schedule
+    /// raises ValueError naming the 0-based index.
+    fn set_funding(&mut self, py: Python<'_>, ts_ns: &Bound<'_, PyAny>, rate: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (ts, r) = (Column::<i64>::new(ts_ns, "ts_ns")?, Column::<f64>::new(rate, "rate")?);
+        if ts.len() != r.len() {
+            return Err(PyValueError::new_err(format!(
+                "funding schedule: {} times but {} rates",
+                ts.len(),
+                r.len()
+            )));
+        }
+        let (ts, r) = (ts.slice(py), r.slice(py));
+        let schedule = (0..ts.len()).map(|i| (ts[i].get(), r[i].get())).collect();
+        self.inner.set_funding(schedule).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// No more rows will come from this source.
