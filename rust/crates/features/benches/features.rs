@@ -8,6 +8,11 @@
 //!
 //! `feature_engine/value_area`: one aggregation plus value area on a 4-hour profile spanning
 //! about 3000 base bins, at the widths a calm (k = 5) and a busy (k = 50) market give.
+//!
+//! `feature_engine/bars_month`: bars mode over a generated month of one-minute klines (43 200)
+//! at a 0.01 tick with `bin_width_max_ticks` 2000, as in `scenarios/amt/binance_spot_month_bars`:
+//! every kline's volume spread over the thousands of base bins of its range, a 4-hour profile
+//! spanning a few hundred thousand base bins, a value area each minute. Elements are klines.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -15,10 +20,10 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sim_core::price::price_of;
 use sim_core::time::{NS_PER_MIN, NS_PER_S};
-use sim_core::{MinuteBar, Quote, Trade};
+use sim_core::{Kline, MinuteBar, Quote, Trade};
 use sim_features::histogram::BaseHistogram;
 use sim_features::value_area::value_area;
-use sim_features::{FeatureEngine, FeatureParams};
+use sim_features::{FeatureEngine, FeatureInput, FeatureParams, OrderFlowSource};
 use sim_ingestion::MinuteBarBuilder;
 
 const TICK: f64 = 0.1;
@@ -161,6 +166,45 @@ fn four_hour_profile() -> BaseHistogram {
     h
 }
 
+/// A month of one-minute klines at a 0.01 tick: a walk from 60 000 USD with one-minute moves of
+/// a few tens of dollars (≈ 0.05 %) and wicks on both sides, so ranges of 1 000–10 000 ticks; a
+/// burst of ten times the volatility for two hours in the middle (a crash day).
+fn bars_month(minutes: i64) -> Vec<Kline> {
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+    let mut close = 6_000_000i64; // ticks of 0.01
+    (0..minutes)
+        .map(|m| {
+            let scale = if (minutes / 2..minutes / 2 + 120).contains(&m) { 10 } else { 1 };
+            let open = close;
+            close = open + (rng.below(8001) as i64 - 4000) * scale;
+            let low = open.min(close) - rng.below(1500) as i64 * scale;
+            let high = open.max(close) + rng.below(1500) as i64 * scale;
+            Kline {
+                open_ts_ns: m * NS_PER_MIN,
+                interval_ns: NS_PER_MIN,
+                open: price_of(open, 0.01),
+                high: price_of(high, 0.01),
+                low: price_of(low, 0.01),
+                close: price_of(close, 0.01),
+                volume: 0.00001 * (1 + rng.below(10_000_000)) as f64,
+            }
+        })
+        .collect()
+}
+
+/// Bars mode as the market engine runs it: each kline is its minute's bar, closed at once.
+fn run_bars(klines: &[Kline], p: FeatureParams) -> u64 {
+    let mut fe = FeatureEngine::new(p);
+    let mut bars = MinuteBarBuilder::new(Some(0));
+    let mut valid = 0u64;
+    for k in klines {
+        bars.on_kline(k);
+        fe.on_kline(k).unwrap();
+        bars.close_through(k.open_ts_ns + NS_PER_MIN, &mut |b| valid += u64::from(fe.close_minute(&b).va_valid));
+    }
+    valid
+}
+
 fn bench(c: &mut Criterion) {
     let n: usize = std::env::var("SIM_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(6_200_000);
     let ticks = day(n);
@@ -189,6 +233,17 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+
+    let klines = bars_month(43_200);
+    let bars_p = FeatureParams {
+        bin_width_max_ticks: 2000,
+        feature_input: FeatureInput::Bars,
+        order_flow_source: OrderFlowSource::Bvc,
+        ..FeatureParams::defaults(0.01)
+    };
+    eprintln!("bars month: {} klines, {} minutes with a valid value area", klines.len(), run_bars(&klines, bars_p));
+    g.throughput(Throughput::Elements(klines.len() as u64));
+    g.bench_function("bars_month", |b| b.iter(|| run_bars(black_box(&klines), bars_p)));
     g.finish();
 }
 

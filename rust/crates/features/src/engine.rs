@@ -9,6 +9,7 @@ use sim_core::units::{floor_div, size_units, units_to_size};
 use sim_core::{Kline, MinuteBar, Quote, Trade};
 
 use crate::align::QuoteBook;
+use crate::bars_profile::RangeProfile;
 use crate::bin_width::{candidate_bins, BinWidth, Rebucket};
 use crate::bvc::Bvc;
 use crate::histogram::{MinuteTrades, RollingProfile, SpanError, MAX_SPAN_BINS};
@@ -79,7 +80,10 @@ pub struct FeatureEngine {
     minute: MinuteTrades,
     /// Bars mode: (low, high) tick of the open minute's kline.
     bar_range: Option<(i64, i64)>,
+    /// Tick mode's profile, bin by bin.
     profile: RollingProfile,
+    /// Bars mode's profile, as runs of equal bins (the same numbers).
+    bars_profile: RangeProfile,
     agg: Vec<i64>,
     returns: RollingWindow,
     prev_mid: f64,
@@ -111,6 +115,7 @@ impl FeatureEngine {
             minute: MinuteTrades::default(),
             bar_range: None,
             profile: RollingProfile::new(p.rolling_window_minutes, p.base_bin_ticks),
+            bars_profile: RangeProfile::new(p.rolling_window_minutes),
             agg: Vec::new(),
             returns: RollingWindow::new(p.rolling_window_minutes as usize),
             prev_mid: f64::NAN,
@@ -160,7 +165,10 @@ impl FeatureEngine {
     pub fn on_trade(&mut self, t: &Trade) -> Result<(), SpanError> {
         let units = size_units(t.size);
         let tick = tick_index(t.price, self.p.tick_size);
-        self.profile.add(tick, units)?;
+        match self.p.feature_input {
+            FeatureInput::Ticks => self.profile.add(tick, units)?,
+            FeatureInput::Bars => self.bars_profile.add(self.profile.base_bin(tick), units)?,
+        }
         if !self.print.is_empty() && self.print.ts_ns != t.ts_ns {
             self.finish_print();
         }
@@ -224,12 +232,7 @@ impl FeatureEngine {
             return Err(SpanError { bin: b_hi, span: n });
         }
         let units = size_units(k.volume);
-        let (each, extra) = (units / n, units % n);
-        for (i, b) in (b_lo..=b_hi).enumerate() {
-            let u = each + i64::from((i as i64) < extra);
-            self.profile.base.add(b, u)?;
-            self.minute.ticks.push((b * bbt, u));
-        }
+        self.bars_profile.add_spread(b_lo, b_hi, units)?;
         self.flow.volume += units;
         self.kline_close = k.close;
         self.bar_range = Some((lo, hi));
@@ -259,10 +262,17 @@ impl FeatureEngine {
         }
         let sigma = self.returns.sample_std();
 
-        let mut minute = std::mem::take(&mut self.minute);
-        minute.ts_min_ns = bar.ts_min_ns;
-        minute.compact();
-        self.profile.close_minute(minute);
+        if ticks_mode {
+            let mut minute = std::mem::take(&mut self.minute);
+            minute.ts_min_ns = bar.ts_min_ns;
+            minute.compact();
+            self.profile.close_minute(minute);
+        } else {
+            self.minute.ticks.clear();
+            self.bars_profile.close_minute(bar.ts_min_ns);
+        }
+        let total_units =
+            if ticks_mode { self.profile.base.total_units() } else { self.bars_profile.total_units() };
         let rebucketed = self.width.update(bar.ts_min_ns, candidate_bins(mid, sigma, &p));
 
         let mut f = MinuteFeatures {
@@ -281,7 +291,7 @@ impl FeatureEngine {
             qimb_close: f64::NAN,
             qimb_ema_60s: f64::NAN,
             ambiguous_trade_frac_1m: f64::NAN,
-            total_volume_4h: units_to_size(self.profile.base.total_units()),
+            total_volume_4h: units_to_size(total_units),
             va_valid: false,
             rebucketed,
             near_vah: false,
@@ -304,7 +314,11 @@ impl FeatureEngine {
         let Some(k) = self.width.applied() else { return };
         let bbt = p.base_bin_ticks as i64;
         f.bin_width = price_of(k * bbt, p.tick_size);
-        let Some(a0) = self.profile.base.aggregate(k, &mut self.agg) else { return };
+        let a0 = match p.feature_input {
+            FeatureInput::Ticks => self.profile.base.aggregate(k, &mut self.agg),
+            FeatureInput::Bars => self.bars_profile.aggregate(k, &mut self.agg),
+        };
+        let Some(a0) = a0 else { return };
         let Some(va) = value_area(&self.agg, p.va_fraction) else { return };
         f.va_bin_count = va.nonempty as u32;
         if (va.nonempty as u64) < p.min_va_bins as u64 {

@@ -5,6 +5,7 @@
 //! docs/FEATURES.md defines every number; `tests/reference/features.py` restates it in Python.
 
 pub mod align;
+pub mod bars_profile;
 pub mod bin_width;
 pub mod bvc;
 pub mod engine;

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use sim_core::time::NS_PER_MIN;
 use sim_core::units::floor_div;
-use sim_features::histogram::{BaseHistogram, MinuteTrades, RollingProfile};
+use sim_features::bars_profile::RangeProfile;
+use sim_features::histogram::{BaseHistogram, MinuteTrades, RollingProfile, SpanError, MAX_SPAN_BINS};
 
 /// Feeds one minute's trades to the profile the way `FeatureEngine` does: trade by trade into
 /// the histogram, then the compacted minute filed for later subtraction.
@@ -189,4 +190,98 @@ fn a_minute_leaves_exactly_when_the_window_moves_past_it() {
     // A gap in the minutes (none filed for 14..=19) drops everything older than the window.
     feed_minute(&mut p, 20 * NS_PER_MIN, &[(-4, 2)]);
     assert_eq!((p.base.total_units(), p.base.range()), (2, Some((-4, -4))));
+}
+
+/// Bars mode as the engine used to feed the dense profile: every base bin of the kline's range
+/// added one by one, ascending, `units // n` each and one more to the lowest `units % n`; the
+/// bins filed with the minute for subtraction. Stops at the first error, as the engine does.
+fn dense_kline(p: &mut RollingProfile, m: &mut MinuteTrades, lo: i64, hi: i64, units: i64, bbt: i64) -> Result<(), SpanError> {
+    let n = hi - lo + 1;
+    let (each, extra) = (units / n, units % n);
+    for (i, b) in (lo..=hi).enumerate() {
+        let u = each + i64::from((i as i64) < extra);
+        p.base.add(b, u)?;
+        m.ticks.push((b * bbt, u));
+    }
+    Ok(())
+}
+
+/// One minute of bars mode: (minute step, klines as (low base bin offset, bins, units), a lone
+/// trade as (base bin offset, units) or none).
+type BarMinute = (i64, Vec<(i64, i64, i64)>, Option<(i64, i64)>);
+
+/// Minutes of bars mode. The walk wanders, now and then jumps far enough to force
+/// reallocations, and rarely far enough (past 2^24 bins) that the profile must refuse a kline.
+fn bar_minutes() -> impl Strategy<Value = Vec<BarMinute>> {
+    let kline = (
+        prop_oneof![
+            20 => -400i64..400,
+            2 => -40_000i64..40_000,
+            1 => Just(MAX_SPAN_BINS - 50),
+            1 => Just(-(MAX_SPAN_BINS / 2 + 10)),
+        ],
+        prop_oneof![4 => 1i64..300, 1 => 1i64..5_000],
+        prop_oneof![1 => Just(0i64), 3 => 0i64..1_000, 6 => 0i64..1_000_000_000],
+    );
+    let trade = prop::option::weighted(0.2, (-300i64..300, 0i64..1_000));
+    prop::collection::vec((1i64..3, prop::collection::vec(kline, 0..3), trade), 1..80)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The run profile gives the dense histogram's numbers: totals, range and every aggregated
+    /// bin after every minute, and the same error at the same kline when a price is far off.
+    #[test]
+    fn bars_mode_runs_equal_the_dense_histogram(
+        window in 1u32..20,
+        bbt in 1i64..=3,
+        ms in bar_minutes(),
+        extra_k in 1i64..=2_000,
+    ) {
+        let mut dense = RollingProfile::new(window, bbt as u32);
+        let mut runs = RangeProfile::new(window);
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        let (mut center, mut idx) = (0i64, 0i64);
+        'minutes: for (step, klines, trade) in &ms {
+            idx += step;
+            let mut m = MinuteTrades { ts_min_ns: idx * NS_PER_MIN, ticks: Vec::new() };
+            for &(off, n, units) in klines {
+                center += off;
+                let (lo, hi) = (center, center + n - 1);
+                let a = runs.add_spread(lo, hi, units);
+                let b = dense_kline(&mut dense, &mut m, lo, hi, units, bbt);
+                prop_assert_eq!(&a, &b, "kline {}..={} units {}", lo, hi, units);
+                if a.is_err() {
+                    break 'minutes;
+                }
+            }
+            if let Some((off, units)) = *trade {
+                let bin = center + off;
+                let a = runs.add(bin, units);
+                let b = dense.base.add(bin, units);
+                prop_assert_eq!(&a, &b, "trade at {} units {}", bin, units);
+                if a.is_err() {
+                    break 'minutes;
+                }
+                m.ticks.push((bin * bbt, units));
+            }
+            m.compact();
+            dense.close_minute(m);
+            runs.close_minute(idx * NS_PER_MIN);
+            prop_assert_eq!(runs.total_units(), dense.base.total_units());
+            prop_assert_eq!(runs.range(), dense.base.range());
+            // After a jump of millions of bins only the bookkeeping is compared (aggregating
+            // such spans bin by bin is slow in a test build); the walk comes back later.
+            if runs.range().is_some_and(|(lo, hi)| hi - lo > 200_000) {
+                continue;
+            }
+            for k in [1, 2, 7, 50, 1000].into_iter().chain([extra_k]) {
+                let a = runs.aggregate(k, &mut got);
+                let b = dense.base.aggregate(k, &mut want);
+                prop_assert_eq!(a, b, "first aggregated bin, k={}", k);
+                prop_assert_eq!(&got, &want, "aggregated bins, k={}", k);
+            }
+        }
+    }
 }
