@@ -60,12 +60,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_run_dir(result, out)
     width = max(len(k) for k in result.summary)
     for k, v in result.summary.items():
-        print(f"{k:<{width}}  {fmt(v)}")
+        if not isinstance(v, dict):  # a nested summary (metrics) gets its own table below
+            print(f"{k:<{width}}  {fmt(v)}")
     print(f"{'events':<{width}}  {result.manifest['events']}")
     print(f"{'wall_s':<{width}}  {result.manifest['wall_s']}")
     if result.manifest["bad_rows"]:
         print(f"dropped bad rows: {json.dumps(result.manifest['bad_rows'], sort_keys=True)}")
+    _print_metrics(result, out)
     print(f"outputs: {out}")
+    if args.report:
+        from sim.report import write_report
+
+        print(f"report: {write_report(out)}")
+    return EXIT_OK
+
+
+def _print_metrics(result: Any, run_dir: Path) -> None:
+    """The run's metrics table, when the run has metrics (not every strategy's run does): from its
+    metrics.json export, else its summary's `metrics`, else a metrics.json in the run directory."""
+    from sim.metrics import metrics_table
+
+    path = run_dir / "metrics.json"
+    if "metrics.json" in result.exports:
+        metrics = json.loads(result.exports["metrics.json"])
+    elif isinstance(result.summary.get("metrics"), dict):
+        metrics = result.summary["metrics"]
+    elif path.is_file():
+        metrics = json.loads(path.read_text())
+    else:
+        return
+    print("metrics:")
+    print(metrics_table(metrics), end="")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.sweep import parse_grid, sweep, table_text, write_csv
+
+    grid = parse_grid(args.grid or [])
+    if not grid:
+        raise UserInputError("give at least one --grid KEY=V1,V2,...")
+    columns, rows = sweep(args.scenario, grid, _overrides(args.set))
+    print(table_text(columns, rows), end="")
+    if args.out:
+        write_csv(Path(args.out), columns, rows)
+        print(f"table: {args.out}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sim.report import write_report
+
+    print(write_report(Path(args.run_dir), Path(args.out) if args.out else None))
     return EXIT_OK
 
 
@@ -207,7 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--speed", type=float, help="pace at this many times real time (default: as fast as possible)")
     p.add_argument("--on-bad-rows", choices=("fail", "drop"), help="override the scenario's bad-row policy")
+    p.add_argument("--report", action="store_true", help="also write report.html into the run directory")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write a self-contained HTML report (charts, metrics) of a run directory")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `sim run`")
+    p.add_argument("--out", metavar="FILE", help="HTML file to write (default RUN_DIR/report.html)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("sweep", help="replay one scenario over a grid of config values; print a metrics table")
+    p.add_argument("scenario")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2,...", help="values of one config key (repeatable)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override for every point")
+    p.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
+    p.set_defaults(func=cmd_sweep)
 
     for name, func, helptext in (
         ("verify", cmd_verify, "replay scenarios and compare with their golden files"),

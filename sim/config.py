@@ -57,6 +57,7 @@ class Config(BaseModel):
 
     # Quote imbalance
     use_qimb: bool = True
+    qimb_source: Literal["close", "ema_60s"] = "close"
     qimb_entry_min: float = Field(0.10, ge=-1.0, le=1.0)
     qimb_breakout_min: float = Field(0.10, ge=-1.0, le=1.0)
     qimb_fail_min: float = Field(-0.10, ge=-1.0, le=1.0)
@@ -89,6 +90,7 @@ class Config(BaseModel):
     extend_if_profitable: bool = True
     cooldown_minutes: int = Field(3, ge=0)
     stop_buffer_ticks: int = Field(2, ge=0)
+    max_daily_loss: float = Field(500.0, gt=0)
 
     # Execution
     fill_on_next_quote: bool = True
@@ -102,6 +104,8 @@ class Config(BaseModel):
 
     # Backtest
     funding_rate_8h_bps: float = 1
+    initial_equity: float = Field(10_000.0, gt=0)
+    flatten_at_end_minutes: int = Field(5, ge=0)
     backtest_workers: Literal["auto"] | int = "auto"
 
     # Modes

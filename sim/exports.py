@@ -2,7 +2,8 @@
 
 CSV with a header and a fixed column order, rows in the order the run produced them (which is
 the total order of events, so no sort is needed afterwards); floats as the shortest repr that
-round-trips, NaN as an empty field; JSON with sorted keys and a trailing newline.
+round-trips, NaN as an empty field, text quoted by RFC 4180 when it holds a comma, quote or line
+break; JSON with sorted keys and a trailing newline.
 """
 
 from __future__ import annotations
@@ -27,12 +28,21 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
+def _field(v: Any) -> str:
+    text = fmt(v)
+    if isinstance(v, str) and any(c in text for c in ',"\n\r'):
+        # RFC 4180: a text field with a comma, quote or line break is quoted, its quotes doubled
+        # (alert messages and JSON states have commas), so any CSV reader splits rows right.
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     out = [",".join(columns)]
     for r in rows:
         if len(r) != len(columns):
             raise ValueError(f"row has {len(r)} fields, header has {len(columns)}")
-        out.append(",".join(fmt(v) for v in r))
+        out.append(",".join(_field(v) for v in r))
     return "\n".join(out) + "\n"
 
 

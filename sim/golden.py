@@ -8,6 +8,8 @@ actual values, and the event (time and id) that produced the row.
 
 from __future__ import annotations
 
+import csv
+
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,20 +60,24 @@ def _event_of(columns: list[str], fields: list[str]) -> str:
     return ", ".join(parts)
 
 
+def _fields(line: str) -> list[str]:
+    return next(csv.reader([line]))  # RFC 4180: alert messages and JSON states are quoted
+
+
 def _csv_difference(name: str, expected: str, actual: str) -> Difference:
     e_lines, a_lines = expected.splitlines(), actual.splitlines()
     if not e_lines or not a_lines or e_lines[0] != a_lines[0]:
         return Difference(name, "header", e_lines[0] if e_lines else "", a_lines[0] if a_lines else "")
-    columns = e_lines[0].split(",")
+    columns = _fields(e_lines[0])
     for i in range(1, max(len(e_lines), len(a_lines))):
         e = e_lines[i] if i < len(e_lines) else None
         a = a_lines[i] if i < len(a_lines) else None
         if e == a:
             continue
         if e is None or a is None:
-            present = (a if e is None else e).split(",")
+            present = _fields(a if e is None else e)
             return Difference(name, f"row {i}", e or "<no row>", a or "<no row>", _event_of(columns, present))
-        ef, af = e.split(","), a.split(",")
+        ef, af = _fields(e), _fields(a)
         for j, col in enumerate(columns):
             ev = ef[j] if j < len(ef) else ""
             av = af[j] if j < len(af) else ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class OrderState(str, Enum):
@@ -72,6 +73,7 @@ class Order:
     decision_ts_ns: int
     state: OrderState = OrderState.NEW
     filled_qty: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
     history: list[tuple[int, OrderState]] = field(default_factory=list)
 
     def apply(self, event: OrderEvent, ts_ns: int) -> OrderState:

@@ -1,13 +1,19 @@
-"""Records what a run did — bars, features, orders, fills, positions — as rows for the exports,
-and keeps the order lifecycle and the position up to date from adapter events."""
+"""Records what a run did — bars, features, orders, fills, positions, equity, signals, alerts,
+state snapshots — as rows for the exports, and keeps the order lifecycle, the position and the
+trade ledger up to date from adapter events. It is also the strategy's journal."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sim.events import NS_PER_MS, Bar, Event, Features, Fill, Funding, MinuteClose, OrderUpdate
+from sim.ledger import POSITION_COLUMNS, TradeLedger
 from sim.orders import Order, OrderEvent
 from sim.portfolio import Position
+
+__all__ = ["BAR_COLUMNS", "FEATURE_COLUMNS", "ORDER_COLUMNS", "FILL_COLUMNS", "POSITION_COLUMNS", "EQUITY_COLUMNS",
+           "SIGNAL_COLUMNS", "ALERT_COLUMNS", "Recorder", "bar_row", "feature_row"]
 
 BAR_COLUMNS = ("ts_min_ms", "open", "high", "low", "close", "volume", "vwap", "trade_count",
                "bid_px_close", "ask_px_close", "bid_sz_close", "ask_sz_close", "spread_close", "spread_avg_60m")
@@ -15,8 +21,12 @@ FEATURE_COLUMNS = ("ts_min_ms", "mid_close", "sigma_240", "bin_width", "poc", "v
                    "va_bin_count", "of_1m", "of_norm_1m", "qimb_close", "qimb_ema_60s", "ambiguous_trade_frac_1m",
                    "total_volume_4h", "va_valid", "rebucketed", "near_vah", "near_val", "stale_trade_frac_1m")
 ORDER_COLUMNS = ("order_id", "decision_ts_ms", "side", "type", "price", "qty", "intent", "reason", "state")
-FILL_COLUMNS = ("order_id", "ts_ms", "side", "price", "qty", "fee", "liquidity")
-POSITION_COLUMNS = ("ts_ms", "event", "qty", "avg_entry", "realized_pnl", "fees", "funding")
+FILL_COLUMNS = ("order_id", "ts_ms", "side", "price", "qty", "fee", "liquidity", "mid_px")
+EQUITY_COLUMNS = ("ts_ms", "mark", "position_qty", "realized_pnl", "unrealized_pnl", "fees", "funding", "equity")
+SIGNAL_COLUMNS = ("ts_min_ms", "signal_breakin_long", "signal_breakin_short", "signal_breakout_long",
+                  "signal_breakout_short", "signal_failbreak_long", "signal_failbreak_short", "chosen_action",
+                  "reason_code", "acceptance_state")
+ALERT_COLUMNS = ("ts_ms", "kind", "message")
 
 _UPDATE_EVENTS = {
     "accepted": OrderEvent.ACCEPT,
@@ -49,17 +59,42 @@ def _side(s: int) -> str:
     return "buy" if s > 0 else "sell"
 
 
+def _cents(x: float) -> float:
+    # Money columns of the equity curve: sums of many float terms; a rounding to 1e-9 keeps
+    # them byte-stable across summation order without hiding anything a cent could show.
+    return round(x, 9) + 0.0
+
+
 class Recorder:
-    def __init__(self, orders: dict[str, Order], position: Position) -> None:
+    def __init__(self, orders: dict[str, Order], position: Position, ledger: TradeLedger,
+                 initial_equity: float) -> None:
         self.orders = orders
         self.position = position
+        self.ledger = ledger
+        self.initial_equity = initial_equity
         self.bars: list[tuple[Any, ...]] = []
         self.features: list[tuple[Any, ...]] = []
         self.fills: list[tuple[Any, ...]] = []
-        self.positions: list[tuple[Any, ...]] = []
+        self.equity: list[tuple[Any, ...]] = []
+        self.signals: list[tuple[Any, ...]] = []
+        self.feature_snapshots: list[tuple[float, ...]] = []
+        self.alerts: list[tuple[Any, ...]] = []
+        self.snapshots: list[tuple[int, str, dict[str, Any]]] = []
         self.order_sequence: list[str] = []
-        self.last_mid: float = float("nan")
+        self.mark: float = math.nan
 
+    # -- journal (what the strategy reports) ------------------------------------------------
+    def signal(self, row: tuple[Any, ...], feature_snapshot: tuple[float, ...]) -> None:
+        self.signals.append(row)
+        self.feature_snapshots.append(feature_snapshot)
+
+    def alert(self, ts_ns: int, kind: str, message: str) -> None:
+        self.alerts.append((ts_ns // NS_PER_MS, kind, message))
+
+    def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
+        self.snapshots.append((ts_ns // NS_PER_MS, kind, state))
+
+    # -- events -----------------------------------------------------------------------------
     def on_order(self, order: Order) -> None:
         self.order_sequence.append(order.client_order_id)
 
@@ -67,7 +102,11 @@ class Recorder:
         if isinstance(ev, MinuteClose):
             self.bars.append(_in_ms(bar_row(ev.bar)))
             self.features.append(_in_ms(feature_row(ev.features)))
-            self.last_mid = ev.features.mid_close
+            for m in (ev.features.mid_close, ev.bar.close):
+                if not math.isnan(m):
+                    self.mark = m
+                    break
+            self._equity_row(ev.ts_ns)
         elif isinstance(ev, OrderUpdate):
             self.orders[ev.order_id].apply(_UPDATE_EVENTS[ev.status], ev.ts_ns)
         elif isinstance(ev, Fill):
@@ -76,15 +115,24 @@ class Recorder:
             done = order.filled_qty >= order.qty - 1e-12
             order.apply(OrderEvent.FILL if done else OrderEvent.PARTIAL_FILL, ev.ts_ns)
             self.position.apply_fill(ev.side, ev.price, ev.qty, ev.fee)
-            self.fills.append((ev.order_id, ev.ts_ns // NS_PER_MS, _side(ev.side), ev.price, ev.qty, ev.fee, ev.liquidity))
-            self._snapshot(ev.ts_ns, "fill")
+            self.ledger.on_fill(ev.ts_ns, ev.side, ev.price, ev.qty, ev.fee, order.meta, order.reason)
+            self.fills.append((ev.order_id, ev.ts_ns // NS_PER_MS, _side(ev.side), ev.price, ev.qty, ev.fee,
+                               ev.liquidity, getattr(ev, "mid", math.nan)))
         elif isinstance(ev, Funding) and self.position.qty != 0.0:
-            self.position.apply_funding(ev.rate, self.last_mid)
-            self._snapshot(ev.ts_ns, "funding")
+            mark = getattr(ev, "mark", math.nan)
+            paid = self.position.apply_funding(ev.rate, self.mark if math.isnan(mark) else mark)
+            self.ledger.on_funding(paid)
 
-    def _snapshot(self, ts_ns: int, what: str) -> None:
+    def _equity_row(self, ts_ns: int) -> None:
         p = self.position
-        self.positions.append((ts_ns // NS_PER_MS, what, p.qty, p.avg_entry, p.realized_pnl, p.fees, p.funding))
+        unrealized = p.unrealized(self.mark) if p.qty else 0.0
+        equity = self.initial_equity + p.realized_pnl + unrealized - p.fees - p.funding
+        self.equity.append((ts_ns // NS_PER_MS, self.mark, p.qty, _cents(p.realized_pnl), _cents(unrealized),
+                            _cents(p.fees), _cents(p.funding), _cents(equity)))
+
+    def final_equity(self) -> float:
+        p = self.position
+        return self.initial_equity + p.realized_pnl + (p.unrealized(self.mark) if p.qty else 0.0) - p.fees - p.funding
 
     def order_rows(self) -> list[tuple[Any, ...]]:
         rows = []

@@ -20,22 +20,21 @@ from adapters.simulated import SimulatedAdapter, SlippageModel
 from sim.clock import SimClock
 from sim.config import Config, load_config
 from sim.errors import UserInputError
-from sim.events import NS_PER_MIN, Funding, MinuteClose, make_key
+from sim.events import NS_PER_MIN, MinuteClose
 from sim.exports import csv_text, json_text
 from sim.loop import EventLoop
+from sim.metrics import compute_metrics
 from sim.market import MarketFeed
-from sim.recorder import (BAR_COLUMNS, FEATURE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, POSITION_COLUMNS, Recorder,
-                          bar_row, feature_row)
+from sim.recorder import (ALERT_COLUMNS, BAR_COLUMNS, EQUITY_COLUMNS, FEATURE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS,
+                          POSITION_COLUMNS, SIGNAL_COLUMNS, Recorder, bar_row, feature_row)
 from sim.scenario.manifest import LoadedScenario, load_scenario
 from sim.scenario.sources import build_sources
+from sim.sqlite_stores import EXECUTION_DB, SIGNALS_DB, write_execution_db, write_signals_db
 from sim.stores import RunStores
 from sim.strategies import make_strategy
-from sim.strategy import StrategyContext
+from sim.strategy import InstrumentSpec, StrategyContext
 from sim.timers import TimerQueue
 from sim.version import code_version
-
-FUNDING_EVERY_NS = 8 * 60 * NS_PER_MIN
-
 
 @dataclass
 class RunResult:
@@ -49,15 +48,6 @@ class RunResult:
         return {k: v for k, v in self.manifest.items() if k not in ("wall_s", "code_version")}
 
 
-def _funding_events(start_ns: int, end_ns: int, rate: float) -> list[Funding]:
-    out = []
-    t = (start_ns // FUNDING_EVERY_NS + 1) * FUNDING_EVERY_NS
-    while t <= end_ns:
-        out.append(Funding("funding", t, make_key("funding", t, 0, len(out)), t, rate))
-        t += FUNDING_EVERY_NS
-    return out
-
-
 def _check_feature_input(sc: LoadedScenario, config: Config, sources: list[Any]) -> None:
     """Bars mode needs one-minute klines; tick mode needs trades or quotes."""
     if config.feature_input == "bars":
@@ -68,8 +58,11 @@ def _check_feature_input(sc: LoadedScenario, config: Config, sources: list[Any])
                              "set config feature_input: bars to build them from 1-minute klines")
 
 
+RAW_FLUSH_NS = 60 * NS_PER_MIN
+
+
 class _StoreSink:
-    """Feeds a run's DuckDB stores: minute rows at each close, the raw tape in batches."""
+    """Feeds a run's DuckDB stores: minute rows at each close, the raw tape in hourly batches."""
 
     def __init__(self, stores: RunStores, market: MarketFeed) -> None:
         self.stores, self.market = stores, market
@@ -78,12 +71,19 @@ class _StoreSink:
         features = list(feature_row(ev.features))
         features[FEATURE_COLUMNS.index("rebucketed")] = ev.features.rebucketed is not None  # a BOOLEAN column
         self.stores.append_minutes([bar_row(ev.bar)], [tuple(features)])
-        self.take_raw()
+        # The raw tape goes in hourly: a DuckDB INSERT costs ~2 ms before any row is written, so one
+        # per minute would dominate a long run; an hour of ticks is a batch of modest size.
+        if ev.ts_ns % RAW_FLUSH_NS == 0:
+            self.take_raw()
 
     def take_raw(self) -> None:
         trades, quotes = self.market.take_raw()
         self.stores.append_raw_trades(**trades)
         self.stores.append_raw_quotes(**quotes)
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    return {name: [r[i] for r in rows] for i, name in enumerate(columns)}
 
 
 def run(
@@ -113,6 +113,7 @@ def run(
         on_bad_rows=spec.on_bad_rows,
         features=config.feature_params(),
         record_raw=stores_dir is not None,
+        funding=sc.funding_schedule(config.funding_rate_8h_bps),
     )
     sink = _StoreSink(RunStores(stores_dir), market) if stores_dir is not None else None
     clock = SimClock(start, speed=speed)
@@ -120,6 +121,18 @@ def run(
     adapter = SimulatedAdapter(market, SlippageModel(config.slippage_ticks_entry, config.slippage_ticks_exit, config.slippage_ticks_exit))
     strategy = make_strategy(spec.strategy, spec.strategy_params)
     recorder: Recorder
+
+    class _Journal:  # the recorder, once it exists (it needs the context's orders and position)
+        def signal(self, row: tuple[Any, ...], feature_snapshot: tuple[float, ...]) -> None:
+            recorder.signal(row, feature_snapshot)
+
+        def alert(self, ts_ns: int, kind: str, message: str) -> None:
+            recorder.alert(ts_ns, kind, message)
+
+        def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
+            recorder.snapshot(ts_ns, kind, state)
+
+    journal = _Journal()
     ctx = StrategyContext(
         clock=clock,
         adapter=adapter,
@@ -128,11 +141,12 @@ def run(
         strategy_name=strategy.name,
         add_timer=lambda t: timers.add(t, clock.now_ns()),
         on_order=lambda o: recorder.on_order(o),
+        instrument=InstrumentSpec(spec.instrument.symbol, spec.instrument.tick_size, spec.instrument.qty_step),
+        journal=journal,
+        end_ns=end,
     )
-    recorder = Recorder(ctx.orders, ctx.position)
+    recorder = Recorder(ctx.orders, ctx.position, ctx.ledger, config.initial_equity)
     loop = EventLoop(clock, market, timers, end)
-    for f in _funding_events(start, end, config.funding_rate_8h_bps / 10_000):
-        loop.schedule(f)
 
     def handle(ev: Any) -> None:
         recorder.on_event(ev)
@@ -146,6 +160,8 @@ def run(
         loop.run(handle, ctx.drain)
         if sink is not None:
             sink.take_raw()
+            write_signals_db(stores_dir / SIGNALS_DB, recorder.signals, recorder.feature_snapshots)
+            write_execution_db(stores_dir / EXECUTION_DB, ctx.ledger.rows(), recorder.snapshots)
     finally:
         if sink is not None:
             sink.stores.close()
@@ -156,20 +172,31 @@ def run(
         "features.csv": csv_text(FEATURE_COLUMNS, recorder.features),
         "orders.csv": csv_text(ORDER_COLUMNS, recorder.order_rows()),
         "fills.csv": csv_text(FILL_COLUMNS, recorder.fills),
-        "positions.csv": csv_text(POSITION_COLUMNS, recorder.positions),
+        "positions.csv": csv_text(POSITION_COLUMNS, ctx.ledger.rows()),
+        "equity.csv": csv_text(EQUITY_COLUMNS, recorder.equity),
+        "signals.csv": csv_text(SIGNAL_COLUMNS, recorder.signals),
+        "alerts.csv": csv_text(ALERT_COLUMNS, recorder.alerts),
     }
     bad_rows = market.bad_rows()
+    metrics = compute_metrics(
+        initial_equity=config.initial_equity,
+        equity=_table(EQUITY_COLUMNS, recorder.equity),
+        positions=_table(POSITION_COLUMNS, ctx.ledger.rows()),
+        fills=_table(FILL_COLUMNS, recorder.fills),
+        features=_table(FEATURE_COLUMNS, recorder.features),
+        ambiguous_max=config.ambiguous_trade_frac_max,
+    )
+    exports["metrics.json"] = json_text(metrics)
     summary = {
         "bars": len(recorder.bars),
         "orders": len(recorder.order_sequence),
         "fills": len(recorder.fills),
         "final_qty": pos.qty,
-        "realized_pnl": pos.realized_pnl,
-        "fees": pos.fees,
-        "funding": pos.funding,
+        "alerts": len(recorder.alerts),
         "bad_rows_dropped": sum(sum(v.values()) for v in bad_rows.values()),
     }
     exports["summary.json"] = json_text(summary)
+    summary["metrics"] = metrics
     manifest = {
         "scenario": sc.id,
         "scenario_hash": sc.content_hash(),

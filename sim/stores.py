@@ -3,8 +3,9 @@ features_1m), with the spec §3.3 schemas.
 
 A replay writes its own set into its run directory; opening `RunStores` on a directory deletes any
 previous files of those names first, so a re-run never appends to an old run. Rows go in through
-Arrow, one INSERT per batch, never row by row: trade and quote arrays are inserted as given, minute
-rows are buffered and written every `MINUTE_FLUSH_ROWS` rows (a day) or on `flush`/`close`.
+Arrow, one INSERT per batch, never row by row: trade and quote arrays are buffered and written every
+`RAW_FLUSH_ROWS` rows or on `flush_raw`/`close`, minute rows every `MINUTE_FLUSH_ROWS` rows (a day) or on
+`flush`/`close`.
 
 Mapping to stored values: timestamps arrive in nanoseconds and are stored in milliseconds
 (`ts_ms = ts_ns // 1_000_000`; `ts_min` is the minute boundary in ms); a float NaN is stored as
@@ -28,6 +29,7 @@ RAW_DB = "raw.duckdb"
 FEATURES_DB = "features.duckdb"
 
 MINUTE_FLUSH_ROWS = 1440
+RAW_FLUSH_ROWS = 1_000_000
 
 _NS_PER_MS = 1_000_000
 
@@ -161,6 +163,24 @@ def _minute_table(rows: Sequence[tuple[Any, ...]], cols: Sequence[tuple[str, str
     return pa.Table.from_arrays(arrays, schema=_schema(cols))
 
 
+# Where each table column sits in an append call's arguments, and the integer that means NULL.
+_TRADE_ORDER = (0, 1, 2, 5, 6, 7, 8, 3, 4)  # ts, price, size, inferred, bid, ask, staleness, side, id
+_TRADE_NULLS = {"quote_staleness_ms": -1, "exchange_side": 0, "trade_id": -1}
+_QUOTE_ORDER = (0, 1, 2, 3, 4)
+
+
+def _raw_table(cols: Sequence[tuple[str, str, str]], chunks: list[list[Any]], order: Sequence[int],
+               nulls: dict[str, int]) -> pa.Table:
+    """The buffered append calls of one raw table as one Arrow table (timestamps ns → ms)."""
+    merged = [np.concatenate(c) for c in zip(*chunks, strict=True)]
+    n = len(merged[0])
+    arrays = []
+    for (name, sql_type, _), i in zip(cols, order, strict=True):
+        values = merged[i] // _NS_PER_MS if name in _TS_COLUMNS else merged[i]
+        arrays.append(_column(values, sql_type, n, null_value=nulls.get(name)))
+    return pa.Table.from_arrays(arrays, schema=_schema(cols))
+
+
 class RunStores:
     """The DuckDB stores of one run directory; see the module docstring."""
 
@@ -174,6 +194,9 @@ class RunStores:
                 stale.unlink(missing_ok=True)
         self._bars: list[tuple[Any, ...]] = []
         self._features: list[tuple[Any, ...]] = []
+        self._trades: list[list[Any]] = []
+        self._quotes: list[list[Any]] = []
+        self._raw_rows = 0
         self._closed = False
         self._raw = duckdb.connect(str(self.raw_path))
         try:
@@ -222,44 +245,40 @@ class RunStores:
         quote_ask_px: Any,
         quote_staleness_ms: Any,
     ) -> None:
-        """One INSERT of equal-length arrays (int64, f64, f64, int8, int64, int8, f64, f64, int32)."""
+        """Equal-length arrays (int64, f64, f64, int8, int64, int8, f64, f64, int32), buffered."""
         self._check_open()
         n = len(ts_ns)
-        if n == 0:
-            self._check_lengths(
-                0, price, size, exchange_side, trade_id, inferred_side, quote_bid_px, quote_ask_px, quote_staleness_ms
-            )
-            return
-        ts_ms = np.asarray(ts_ns, dtype=np.int64) // _NS_PER_MS
-        arrays = [
-            _column(ts_ms, "BIGINT", n),
-            _column(price, "DOUBLE", n),
-            _column(size, "DOUBLE", n),
-            _column(inferred_side, "TINYINT", n),
-            _column(quote_bid_px, "DOUBLE", n),
-            _column(quote_ask_px, "DOUBLE", n),
-            _column(quote_staleness_ms, "INTEGER", n, null_value=-1),
-            _column(exchange_side, "TINYINT", n, null_value=0),
-            _column(trade_id, "BIGINT", n, null_value=-1),
-        ]
-        self._insert(self._raw, "raw_trades", pa.Table.from_arrays(arrays, schema=_schema(_RAW_TRADES)))
+        self._check_lengths(n, price, size, exchange_side, trade_id, inferred_side, quote_bid_px, quote_ask_px,
+                            quote_staleness_ms)
+        if n:
+            self._trades.append([np.asarray(ts_ns, dtype=np.int64), price, size, exchange_side, trade_id,
+                                 inferred_side, quote_bid_px, quote_ask_px, quote_staleness_ms])
+            self._raw_rows += n
+            if self._raw_rows >= RAW_FLUSH_ROWS:
+                self.flush_raw()
 
     def append_raw_quotes(self, ts_ns: Any, bid_px: Any, bid_sz: Any, ask_px: Any, ask_sz: Any) -> None:
-        """One INSERT of equal-length arrays (int64 ns, then four f64)."""
+        """Equal-length arrays (int64 ns, then four f64), buffered."""
         self._check_open()
         n = len(ts_ns)
-        if n == 0:
-            self._check_lengths(0, bid_px, bid_sz, ask_px, ask_sz)
-            return
-        ts_ms = np.asarray(ts_ns, dtype=np.int64) // _NS_PER_MS
-        arrays = [
-            _column(ts_ms, "BIGINT", n),
-            _column(bid_px, "DOUBLE", n),
-            _column(bid_sz, "DOUBLE", n),
-            _column(ask_px, "DOUBLE", n),
-            _column(ask_sz, "DOUBLE", n),
-        ]
-        self._insert(self._raw, "raw_quotes", pa.Table.from_arrays(arrays, schema=_schema(_RAW_QUOTES)))
+        self._check_lengths(n, bid_px, bid_sz, ask_px, ask_sz)
+        if n:
+            self._quotes.append([np.asarray(ts_ns, dtype=np.int64), bid_px, bid_sz, ask_px, ask_sz])
+            self._raw_rows += n
+            if self._raw_rows >= RAW_FLUSH_ROWS:
+                self.flush_raw()
+
+    def flush_raw(self) -> None:
+        """Write the buffered raw tape: one INSERT per table (an INSERT has a fixed cost of a few
+        milliseconds, so many small ones would dominate a long run)."""
+        self._check_open()
+        trades, self._trades = self._trades, []
+        quotes, self._quotes = self._quotes, []
+        self._raw_rows = 0
+        if trades:
+            self._insert(self._raw, "raw_trades", _raw_table(_RAW_TRADES, trades, _TRADE_ORDER, _TRADE_NULLS))
+        if quotes:
+            self._insert(self._raw, "raw_quotes", _raw_table(_RAW_QUOTES, quotes, _QUOTE_ORDER, {}))
 
     def append_minutes(self, bars: list[tuple[Any, ...]], features: list[tuple[Any, ...]]) -> None:
         """Buffer closed-minute rows (first field: minute start in ns); written every day or on flush."""
@@ -300,6 +319,7 @@ class RunStores:
         if self._closed:
             return
         try:
+            self.flush_raw()
             self.flush()
         finally:
             self._closed = True

@@ -7,6 +7,7 @@ clock or a global RNG: everything they need comes through `StrategyContext`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -15,6 +16,7 @@ from adapters.protocol import ExchangeAdapter, OrderRequest
 from sim.clock import Clock
 from sim.config import Config
 from sim.events import Event
+from sim.ledger import TradeLedger
 from sim.orders import Order, OrderEvent
 from sim.portfolio import Position
 from sim.rng import component_rng
@@ -29,6 +31,23 @@ class Strategy(Protocol):
     def on_event(self, event: Event, ctx: StrategyContext) -> None: ...
 
 
+@dataclass(frozen=True)
+class InstrumentSpec:
+    symbol: str
+    tick_size: float
+    qty_step: float
+
+
+class Journal(Protocol):
+    """Where a strategy's decisions, alerts and state snapshots go (the run's recorder)."""
+
+    def signal(self, row: tuple[Any, ...], feature_snapshot: tuple[float, ...]) -> None: ...
+
+    def alert(self, ts_ns: int, kind: str, message: str) -> None: ...
+
+    def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None: ...
+
+
 class StrategyContext:
     def __init__(
         self,
@@ -40,11 +59,18 @@ class StrategyContext:
         strategy_name: str,
         add_timer: Callable[[TimerSpec], None],
         on_order: Callable[[Order], None],
+        instrument: InstrumentSpec,
+        journal: Journal,
+        end_ns: int | None = None,
     ) -> None:
         self.clock = clock
         self.config = config
         self.seed = seed
+        self.instrument = instrument
+        self.journal = journal
+        self.end_ns = end_ns  # a backtest's window end; None when running live
         self.position = Position()
+        self.ledger = TradeLedger()
         self.orders: dict[str, Order] = {}
         self._adapter = adapter
         self._name = strategy_name
@@ -55,6 +81,14 @@ class StrategyContext:
 
     def now_ns(self) -> int:
         return self.clock.now_ns()
+
+    def equity(self, mark: float) -> float:
+        """Account equity marked at `mark`: initial + realized + unrealized − fees − funding."""
+        p = self.position
+        return self.config.initial_equity + p.realized_pnl + p.unrealized(mark) - p.fees - p.funding
+
+    def alert(self, kind: str, message: str) -> None:
+        self.journal.alert(self.now_ns(), kind, message)
 
     def rng(self, name: str) -> np.random.Generator:
         return component_rng(self.seed, f"{self._name}/{name}")
@@ -68,11 +102,14 @@ class StrategyContext:
         price: float | None = None,
         intent: Literal["entry", "exit", "other"] = "other",
         reason: str = "",
+        meta: dict[str, Any] | None = None,
     ) -> str:
-        """Queues an order; it is sent when the current handler returns. Returns its id."""
+        """Queues an order; it is sent when the current handler returns. Returns its id.
+
+        `meta` is the plan of the position an entry opens (see `sim.ledger.PLAN_FIELDS`)."""
         self._next_id += 1
         cid = f"{self._name}-{self._next_id:06d}"
-        order = Order(cid, side, order_type, qty, price, intent, reason, self.now_ns())
+        order = Order(cid, side, order_type, qty, price, intent, reason, self.now_ns(), meta=dict(meta or {}))
         self.orders[cid] = order
         self._commands.append(("submit", order))
         return cid

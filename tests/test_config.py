@@ -23,12 +23,14 @@ state_snapshot_interval_minutes log_features_every_minute require_manual_activat
 
 #: Keys the spec leaves open and DESIGN §8 / docs/FEATURES.md settle.
 FEATURE_CHOICE_KEYS = "side_source quote_alignment order_flow_source bvc_lookback_minutes feature_input".split()
+#: Keys the strategy and backtests need that the spec leaves open (docs/DECISIONS.md, amt strategy).
+STRATEGY_CHOICE_KEYS = "qimb_source max_daily_loss initial_equity flatten_at_end_minutes".split()
 
 
 def test_default_file_has_exactly_the_spec_parameters_and_model_defaults_agree() -> None:
     raw = yaml.safe_load(DEFAULT_PATH.read_text())
-    assert sorted(raw) == sorted(SPEC_17_3_KEYS + FEATURE_CHOICE_KEYS)
-    assert sorted(Config.model_fields) == sorted(SPEC_17_3_KEYS + FEATURE_CHOICE_KEYS)
+    assert sorted(raw) == sorted(SPEC_17_3_KEYS + FEATURE_CHOICE_KEYS + STRATEGY_CHOICE_KEYS)
+    assert sorted(Config.model_fields) == sorted(SPEC_17_3_KEYS + FEATURE_CHOICE_KEYS + STRATEGY_CHOICE_KEYS)
     assert load_config() == Config()
 
 

@@ -128,8 +128,9 @@ def test_raw_quotes_round_trip_and_batches_append(tmp_path: Path) -> None:
 def test_nan_in_not_null_column_is_rejected(tmp_path: Path) -> None:
     with RunStores(tmp_path) as st:
         one = np.array([1.0])
-        with pytest.raises(duckdb.ConstraintException):
-            st.append_raw_quotes(np.array([T0_NS], dtype=np.int64), np.array([NAN]), one, one, one)
+        st.append_raw_quotes(np.array([T0_NS], dtype=np.int64), np.array([NAN]), one, one, one)
+        with pytest.raises(duckdb.ConstraintException):  # raw rows are buffered: it shows when written
+            st.flush_raw()
     assert _read(tmp_path / RAW_DB, "SELECT count(*) FROM raw_quotes") == [(0,)]
 
 

@@ -159,6 +159,8 @@ class TickGenerator:
         mid.setflags(write=False)
         self._mid = mid
         self._spans = spans
+        self._span_start = np.array([a.start for a in spans], dtype=np.int64)
+        self._span_end = np.array([a.end for a in spans], dtype=np.int64)
         ft = sorted(forced_t)
         self._forced_t_s = np.array([s for s, _ in ft], dtype=np.int64)
         self._forced_t_side = np.array([side for _, side in ft], dtype=np.int8)
@@ -186,9 +188,9 @@ class TickGenerator:
 
     def _regime(self, s0: int, s1: int) -> Regime:
         reg = Regime.neutral(s1 - s0)
-        for a in self._spans:
-            if a.end <= s0 or a.start >= s1:
-                continue
+        # the spans overlapping [s0, s1), in script order (a later one overrides an earlier one)
+        for i in np.flatnonzero((self._span_end > s0) & (self._span_start < s1)).tolist():
+            a = self._spans[i]
             lo, hi = max(a.start, s0) - s0, min(a.end, s1) - s0
             sp = a.span
             reg.trade_mult[lo:hi] = sp.trade_mult

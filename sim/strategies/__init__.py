@@ -12,6 +12,10 @@ def make_strategy(name: str, params: dict[str, Any]) -> Strategy:
         from sim.strategies.hourly_probe import HourlyProbe
 
         return HourlyProbe(**params)
+    if name == "amt":
+        from sim.strategies.amt import AmtStrategy
+
+        return AmtStrategy(**params)
     if name == "observe":
         from sim.strategies.observe import Observe
 
@@ -19,4 +23,4 @@ def make_strategy(name: str, params: dict[str, Any]) -> Strategy:
     raise KeyError(name)
 
 
-STRATEGY_NAMES = ("hourly_probe", "observe")
+STRATEGY_NAMES = ("amt", "hourly_probe", "observe")

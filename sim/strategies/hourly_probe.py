@@ -1,6 +1,8 @@
 """A plumbing strategy kept as a test fixture: it sends one market order at every hour's
 minute close, alternating buy and sell, so orders, acknowledgements and fills travel the whole
-real loop through the adapter. (The run records every minute bar whatever the strategy.)"""
+real loop through the adapter, and closes what it holds `flatten_at_end_minutes` before a
+backtest's window ends, like every strategy here. (The run records every minute bar whatever the
+strategy.)"""
 
 from __future__ import annotations
 
@@ -14,11 +16,20 @@ class HourlyProbe:
         self.qty = qty
         self.every_ns = every_minutes * NS_PER_MIN
         self._side = 1
+        self._closing = False
 
     def on_start(self, ctx) -> None:  # noqa: ANN001 - StrategyContext
         pass
 
     def on_event(self, event: Event, ctx) -> None:  # noqa: ANN001
-        if isinstance(event, MinuteClose) and event.ts_ns % self.every_ns == 0:
+        if not isinstance(event, MinuteClose):
+            return
+        if ctx.end_ns is not None and event.ts_ns >= ctx.end_ns - ctx.config.flatten_at_end_minutes * NS_PER_MIN:
+            if ctx.position.qty != 0.0 and not self._closing:
+                side = 1 if ctx.position.qty < 0 else -1
+                ctx.submit(side, "market", abs(ctx.position.qty), intent="exit", reason="end_of_run")
+                self._closing = True
+            return
+        if event.ts_ns % self.every_ns == 0:
             ctx.submit(self._side, "market", self.qty, intent="other", reason="hourly_probe")
             self._side = -self._side

@@ -1,0 +1,205 @@
+"""Run metrics (sim/metrics.py) on small hand-made tables whose answers are worked out by hand, and the
+run-directory reader on CSVs written the way sim/exports.py writes them."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from sim.errors import UserInputError
+from sim.exports import csv_text, json_text
+from sim.metrics import compute_metrics, metrics_table, quantile, read_run_dir, sharpe_ratio
+
+T0 = 1_709_251_200_000  # 2024-03-01T00:00:00Z, a UTC midnight
+MIN = 60_000
+DAY = 86_400_000
+
+
+def equity_table(values: list[float], *, realized: float = 0.0, fees: float = 0.0, funding: float = 0.0,
+                 t0: int = T0, step: int = MIN) -> dict[str, list]:
+    n = len(values)
+    return {"ts_ms": [t0 + i * step for i in range(n)], "mark": [100.0] * n, "position_qty": [0.0] * n,
+            "realized_pnl": [realized] * n, "unrealized_pnl": [0.0] * n, "fees": [fees] * n,
+            "funding": [funding] * n, "equity": values}
+
+
+def positions_table(rows: list[tuple[str, float, float, float]]) -> dict[str, list]:
+    """rows: (status, realized_pnl, fees_paid, funding_paid)."""
+    return {"id": [str(i) for i in range(len(rows))], "status": [r[0] for r in rows],
+            "realized_pnl": [r[1] for r in rows], "fees_paid": [r[2] for r in rows],
+            "funding_paid": [r[3] for r in rows]}
+
+
+def fills_table(rows: list[tuple[str, float, float, float, str]]) -> dict[str, list]:
+    """rows: (side, price, qty, mid_px, liquidity)."""
+    return {"order_id": [f"o{i}" for i in range(len(rows))], "ts_ms": [T0 + i for i in range(len(rows))],
+            "side": [r[0] for r in rows], "price": [r[1] for r in rows], "qty": [r[2] for r in rows],
+            "fee": [0.0] * len(rows), "liquidity": [r[4] for r in rows], "mid_px": [r[3] for r in rows]}
+
+
+def metrics(**kw):  # noqa: ANN003, ANN201
+    args = {"initial_equity": 1000.0, "equity": {}, "positions": {}, "fills": {}, "features": {}}
+    args.update(kw)
+    return compute_metrics(**args)
+
+
+def test_drawdown_from_the_running_peak_including_the_start() -> None:
+    # peak 1100 then down to 990: 110 absolute, 10 % of the peak; a later dip from 1000 is smaller.
+    m = metrics(equity=equity_table([1050.0, 1100.0, 990.0, 1200.0, 1140.0]))
+    assert m["max_drawdown"] == 110.0
+    assert m["max_drawdown_pct"] == 10.0
+    # The start counts as a peak: losing from the first minute is a drawdown.
+    m = metrics(equity=equity_table([900.0, 950.0]))
+    assert m["max_drawdown"] == 100.0
+    assert m["max_drawdown_pct"] == 10.0
+
+
+def test_win_rate_and_average_win_and_loss_are_net_of_each_trades_costs() -> None:
+    pos = positions_table([
+        ("CLOSED", 10.0, 1.0, 0.0),    # net +9
+        ("STOPPED", -5.0, 1.0, 0.0),   # net -6
+        ("CLOSED", 3.0, 1.0, 0.5),     # net +1.5
+        ("CLOSED", 1.0, 1.5, -0.5),    # net 0: neither a win nor a loss
+        ("OPEN", 100.0, 1.0, 0.0),     # not a trade yet
+    ])
+    m = metrics(positions=pos)
+    assert m["trades"] == 4
+    assert (m["wins"], m["losses"]) == (2, 1)
+    assert m["win_rate"] == 0.5
+    assert m["avg_win"] == 5.25
+    assert m["avg_loss"] == -6.0
+    assert m["pnl_per_trade"] == 1.125  # (9 - 6 + 1.5 + 0) / 4
+
+
+def test_no_trades_gives_nulls_not_zeros() -> None:
+    m = metrics(positions=positions_table([("OPEN", 1.0, 0.0, 0.0)]))
+    assert m["trades"] == 0
+    assert m["win_rate"] is None and m["avg_win"] is None and m["avg_loss"] is None and m["pnl_per_trade"] is None
+
+
+def test_accounting_identity_when_flat_at_the_end() -> None:
+    m = metrics(equity=equity_table([1000.0, 1010.0, 1008.5], realized=12.0, fees=3.0, funding=0.5),
+                positions=positions_table([("CLOSED", 12.0, 3.0, 0.5)]))
+    assert m["final_equity"] == 1008.5
+    assert m["net_pnl"] == 8.5
+    assert m["gross_pnl"] == m["realized_pnl"] == 12.0
+    assert m["net_pnl"] == m["realized_pnl"] - m["fees"] - m["funding"]
+    assert m["pnl_per_trade"] == 8.5
+
+
+def test_spread_paid_is_signed_against_the_mid() -> None:
+    fills = fills_table([
+        ("buy", 100.5, 2.0, 100.0, "taker"),   # paid 0.5 over the mid: 50 bps, cost 1.0
+        ("sell", 99.0, 1.0, 100.0, "taker"),   # sold 1.0 under the mid: 100 bps, cost 1.0
+        ("buy", 99.75, 4.0, 100.0, "maker"),   # bought 0.25 under the mid: -25 bps, cost -1.0
+        ("sell", 100.0, 1.0, float("nan"), "taker"),  # no mid: not in the distribution
+    ])
+    m = metrics(fills=fills)
+    s = m["spread_paid"]
+    assert s["count"] == 3 and s["missing_mid"] == 1
+    assert s["avg"] == 1.25 / 3
+    assert s["p50"] == 0.5 and s["max"] == 1.0
+    assert s["p90"] == 0.5 + (1.0 - 0.5) * 0.8
+    assert s["avg_bps"] == 125.0 / 3 and s["max_bps"] == 100.0 and s["p50_bps"] == 50.0
+    assert s["total_cost"] == 1.0
+    assert (m["fills"], m["maker_fills"], m["taker_fills"]) == (4, 1, 3)
+
+
+def test_spread_paid_without_a_mid_column() -> None:
+    fills = fills_table([("buy", 100.5, 2.0, 100.0, "taker")])
+    del fills["mid_px"]
+    s = metrics(fills=fills)["spread_paid"]
+    assert s["count"] == 0 and s["missing_mid"] == 1 and s["avg"] is None and s["total_cost"] == 0.0
+
+
+def test_sharpe_is_none_when_undefined() -> None:
+    assert metrics()["sharpe"] is None                                         # no curve
+    assert metrics(equity=equity_table([1000.0, 1001.0]))["sharpe"] is None    # one return
+    assert metrics(equity=equity_table([1000.0] * 50))["sharpe"] is None       # zero variance
+    m = metrics(equity=equity_table([1000.0, 1001.0, 1000.0, 1002.0]))
+    assert m["sharpe"] is not None and m["sharpe_basis"] == "minute" and m["sharpe_returns"] == 3
+
+
+def test_sharpe_uses_daily_returns_over_full_utc_days() -> None:
+    # Hourly rows over 3 days and a bit: midnights T0, T0+1d, T0+2d, T0+3d inside the curve.
+    levels = {0: 1000.0, 1: 1010.0, 2: 1000.0, 3: 1030.0}
+    values = [levels[h // 24] if h % 24 == 0 else 5000.0 + h for h in range(3 * 24 + 5)]
+    value, basis, n = sharpe_ratio([T0 + h * 3_600_000 for h in range(len(values))], values)
+    assert (basis, n) == ("daily", 3)
+    r = [1010.0 / 1000.0 - 1.0, 1000.0 / 1010.0 - 1.0, 1030.0 / 1000.0 - 1.0]
+    mean = math.fsum(r) / 3
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in r) / 2)
+    assert value == mean / sd * math.sqrt(365)
+    # Two midnights only (a day and a bit): per-minute returns instead.
+    _, basis, _ = sharpe_ratio([T0 + h * 3_600_000 for h in range(30)], [1000.0 + h for h in range(30)])
+    assert basis == "minute"
+
+
+def test_ambiguous_fraction_over_defined_minutes() -> None:
+    feats = {"ambiguous_trade_frac_1m": [0.1, float("nan"), 0.5, 0.2, 0.35, 0.4]}
+    a = metrics(features=feats, ambiguous_max=0.35)["ambiguous_frac"]
+    assert a["minutes"] == 5
+    assert a["max"] == 0.5 and a["p50"] == 0.35
+    assert a["mean"] == math.fsum([0.1, 0.5, 0.2, 0.35, 0.4]) / 5
+    assert a["above_max_frac"] == 2 / 5  # 0.35 itself is not above
+    assert metrics()["ambiguous_frac"]["above_max_frac"] is None
+
+
+def test_quantile_matches_linear_interpolation() -> None:
+    assert quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    assert quantile([1.0, 2.0, 3.0, 4.0], 0.9) == pytest.approx(3.7)
+    assert quantile([7.0], 0.9) == 7.0
+    assert quantile([], 0.5) is None
+
+
+def test_a_table_without_a_needed_column_is_a_named_error() -> None:
+    with pytest.raises(UserInputError, match="positions: no column 'status'"):
+        metrics(positions={"ts_ms": [1], "qty": [0.1]})
+
+
+def test_metrics_are_json_safe_and_byte_stable() -> None:
+    kw = {"equity": equity_table([1000.0, float("nan"), 990.0]),
+          "fills": fills_table([("buy", 100.5, 2.0, float("nan"), "taker")])}
+    a, b = json_text(metrics(**kw)), json_text(metrics(**kw))
+    assert a == b and "NaN" not in a
+    assert json.loads(a)["spread_paid"]["avg"] is None
+
+
+def test_read_run_dir_types_the_columns(tmp_path: Path) -> None:
+    (tmp_path / "fills.csv").write_text(csv_text(
+        ("order_id", "ts_ms", "side", "price", "qty", "fee", "liquidity", "mid_px"),
+        [("a-1", T0, "buy", 100.5, 0.001, -0.01, "maker", float("nan"))]))
+    (tmp_path / "features.csv").write_text(csv_text(
+        ("ts_min_ms", "va_bin_count", "va_valid", "rebucketed", "ambiguous_trade_frac_1m"),
+        [(T0, 12, True, None, 0.25), (T0 + MIN, 0, False, "sigma", float("nan"))]))
+    (tmp_path / "signals.csv").write_text(csv_text(
+        ("ts_min_ms", "signal_breakin_long", "chosen_action", "acceptance_state"),
+        [(T0, 1, "HOLD", '{"down":{"count":0,"level":null},"up":{"count":2,"level":100.5}}')]))
+    t = read_run_dir(tmp_path)
+    assert sorted(t) == ["features", "fills", "signals"]
+    f = t["fills"]
+    assert f["ts_ms"] == [T0] and f["price"] == [100.5] and f["fee"] == [-0.01] and f["side"] == ["buy"]
+    assert math.isnan(f["mid_px"][0])
+    x = t["features"]
+    assert x["va_bin_count"] == [12, 0] and x["va_valid"] == [True, False] and x["rebucketed"] == ["", "sigma"]
+    s = t["signals"]
+    assert s["signal_breakin_long"] == [True] and json.loads(s["acceptance_state"][0]) == {
+        "down": {"count": 0, "level": None}, "up": {"count": 2, "level": 100.5}}
+
+
+def test_read_run_dir_names_the_file_row_and_column_of_a_bad_value(tmp_path: Path) -> None:
+    (tmp_path / "equity.csv").write_text("ts_ms,equity\n1,1000.0\n2,oops\n")
+    with pytest.raises(UserInputError, match=r"equity\.csv, row 2: column equity"):
+        read_run_dir(tmp_path)
+
+
+def test_metrics_table_lists_every_value_aligned() -> None:
+    m = metrics(equity=equity_table([1000.0, 1010.0]))
+    text = metrics_table(m)
+    lines = text.splitlines()
+    assert any(line.split() == ["final_equity", "1010.0"] for line in lines)
+    assert any(line.split() == ["spread_paid.avg", "-"] for line in lines)
+    assert len({len(line) for line in lines}) == 1  # one column width
