@@ -41,7 +41,7 @@ def _available(path: Path) -> bool:
     return True
 
 
-SCENARIOS = [p for p in all_scenarios() if p.parent.name in ("amt", "foundation")]
+SCENARIOS = all_scenarios()
 
 
 @pytest.fixture(scope="module")
