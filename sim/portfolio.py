@@ -47,3 +47,7 @@ class Position:
 
     def unrealized(self, mark: float) -> float:
         return self.qty * (mark - self.avg_entry) if self.qty else 0.0
+
+    def equity(self, initial: float, mark: float) -> float:
+        """Account equity marked at `mark`: initial + realized + unrealized − fees − funding."""
+        return initial + self.realized_pnl + self.unrealized(mark) - self.fees - self.funding

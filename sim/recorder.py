@@ -117,22 +117,15 @@ class Recorder:
             self.position.apply_fill(ev.side, ev.price, ev.qty, ev.fee)
             self.ledger.on_fill(ev.ts_ns, ev.side, ev.price, ev.qty, ev.fee, order.meta, order.reason)
             self.fills.append((ev.order_id, ev.ts_ns // NS_PER_MS, _side(ev.side), ev.price, ev.qty, ev.fee,
-                               ev.liquidity, getattr(ev, "mid", math.nan)))
+                               ev.liquidity, ev.mid))
         elif isinstance(ev, Funding) and self.position.qty != 0.0:
-            mark = getattr(ev, "mark", math.nan)
-            paid = self.position.apply_funding(ev.rate, self.mark if math.isnan(mark) else mark)
+            paid = self.position.apply_funding(ev.rate, self.mark if math.isnan(ev.mark) else ev.mark)
             self.ledger.on_funding(paid)
 
     def _equity_row(self, ts_ns: int) -> None:
         p = self.position
-        unrealized = p.unrealized(self.mark) if p.qty else 0.0
-        equity = self.initial_equity + p.realized_pnl + unrealized - p.fees - p.funding
-        self.equity.append((ts_ns // NS_PER_MS, self.mark, p.qty, _cents(p.realized_pnl), _cents(unrealized),
-                            _cents(p.fees), _cents(p.funding), _cents(equity)))
-
-    def final_equity(self) -> float:
-        p = self.position
-        return self.initial_equity + p.realized_pnl + (p.unrealized(self.mark) if p.qty else 0.0) - p.fees - p.funding
+        self.equity.append((ts_ns // NS_PER_MS, self.mark, p.qty, _cents(p.realized_pnl), _cents(p.unrealized(self.mark)),
+                            _cents(p.fees), _cents(p.funding), _cents(p.equity(self.initial_equity, self.mark))))
 
     def order_rows(self) -> list[tuple[Any, ...]]:
         rows = []

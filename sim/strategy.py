@@ -84,8 +84,7 @@ class StrategyContext:
 
     def equity(self, mark: float) -> float:
         """Account equity marked at `mark`: initial + realized + unrealized − fees − funding."""
-        p = self.position
-        return self.config.initial_equity + p.realized_pnl + p.unrealized(mark) - p.fees - p.funding
+        return self.position.equity(self.config.initial_equity, mark)
 
     def alert(self, kind: str, message: str) -> None:
         self.journal.alert(self.now_ns(), kind, message)

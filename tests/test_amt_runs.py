@@ -111,6 +111,12 @@ def test_flat_long_flat_through_the_stores(tmp_path: Path) -> None:
     states = [json.loads(s)["state"] for (s,) in con.execute(
         "SELECT position_state FROM state_snapshots WHERE snapshot_type = 'STATE_CHANGE' ORDER BY id")]
     assert states[:2] == ["LONG", "FLAT"], states
+    snaps = list(con.execute("SELECT ts_ms, snapshot_type FROM state_snapshots ORDER BY id"))
+    minutes = [int(b["ts_min_ms"]) + 60_000 for b in rows(run(SAMPLE), "bars.csv")]
+    every_5 = [t for t in minutes if t % 300_000 == 0]
+    # a snapshot at every 5-minute close (labelled STATE_CHANGE when the state changed right then)
+    assert set(every_5) <= {ts for ts, _ in snaps}
+    assert all(ts % 300_000 == 0 for ts, kind in snaps if kind == "PERIODIC")
     (n_pos,) = con.execute("SELECT count(*) FROM positions").fetchone()
     assert n_pos >= 1
     sig = sqlite3.connect(tmp_path / "signals.db")

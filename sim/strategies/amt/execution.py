@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.events import NS_PER_MIN, Fill, OrderUpdate
+from sim.strategies.amt.sizing import contracts, qty_of
 from sim.strategy import StrategyContext
 
 
@@ -95,7 +96,9 @@ class ExecutionEngine:
             self.ctx.alert("order_rejected", f"{ev.order_id} rejected: {ev.reason}")
         elif ev.status == "cancelled":
             del self.working[ev.order_id]
-            rest = w.qty - self.ctx.orders[ev.order_id].filled_qty
+            step = self.ctx.instrument.qty_step
+            # Whole quantity steps: a float difference must not send a 1e-17 BTC order.
+            rest = qty_of(contracts(w.qty - self.ctx.orders[ev.order_id].filled_qty, step), step)
             if w.converting and rest > 0:
                 cid = self.ctx.submit(w.side, "market", rest, intent="entry", reason="limit_timeout", meta=w.meta)
                 self.working[cid] = Working("entry", w.side, rest, self.ctx.now_ns(), w.meta, "limit_timeout")
