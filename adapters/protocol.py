@@ -20,6 +20,7 @@ class OrderRequest:
     price: float | None = None  # limit price
     intent: Literal["entry", "exit", "other"] = "other"
     reason: str = ""
+    symbol: str | None = None  # the instrument; None is the run's main one
 
 
 class ExchangeAdapter(Protocol):

@@ -42,6 +42,7 @@ class SimulatedAdapter:
             now_ns,
             limit_px=float("nan") if order.price is None else order.price,
             slippage_ticks=self._slippage.ticks(order.intent),
+            instrument=self._market.instrument_index(order.symbol),
         )
         return order.client_order_id
 

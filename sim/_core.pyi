@@ -18,6 +18,8 @@ class EngineError(SimCoreError): ...
 # fill: (order_id, side, price, qty, fee, maker, mid); funding: (rate, mark).
 Event = tuple[str, int, int, int, tuple[Any, ...]]
 
+def fill_draw(seed: int, order_id: int, ts_ns: int) -> float: ...
+
 class MarketEngine:
     def __init__(
         self,
@@ -29,7 +31,20 @@ class MarketEngine:
         on_bad_rows: Literal["fail", "drop"] = "fail",
         features: dict[str, Any] | None = None,
     ) -> None: ...
-    def add_source(self, kind: Literal["trades", "quotes", "klines"]) -> int: ...
+    def add_source(self, kind: Literal["trades", "quotes", "klines"], instrument: int = 0) -> int: ...
+    def set_instrument(
+        self,
+        index: int,
+        *,
+        tick_size: float,
+        taker_fee_bps: float,
+        maker_fee_bps: float,
+        contract_value: float = 0.0,
+        bar_spread_bps: float = 0.0,
+        fill_model: Literal["touch", "probabilistic"] = "touch",
+        fill_prob: float = 1.0,
+        fill_seed: int = 0,
+    ) -> int: ...
     def push_trades(
         self,
         source: int,
@@ -77,6 +92,7 @@ class MarketEngine:
         ts_ns: int,
         limit_px: float = ...,
         slippage_ticks: int = 0,
+        instrument: int = 0,
     ) -> None: ...
     def cancel_order(self, order_id: int, ts_ns: int) -> None: ...
     def record_raw(self) -> None: ...

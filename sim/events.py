@@ -111,7 +111,8 @@ class MinuteClose(Event):
 
 @dataclass(frozen=True, slots=True)
 class KlineClose(Event):
-    """A recorded bar of any interval, delivered at its close."""
+    """A recorded bar of any interval, delivered at its close; `symbol` names its instrument in
+    a run of several ("" in a run of one)."""
 
     open_ts_ns: int
     interval_ns: int
@@ -120,6 +121,7 @@ class KlineClose(Event):
     low: float
     close: float
     volume: float
+    symbol: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,15 +164,17 @@ class Fill(Event):
     mid: float = math.nan
 
 
-def from_engine(raw: tuple[str, int, int, int, tuple[Any, ...]], order_ids: dict[int, str]) -> Event:
-    """Turns one event tuple from `sim._core.MarketEngine.advance_to` into an event object."""
+def from_engine(raw: tuple[str, int, int, int, tuple[Any, ...]], order_ids: dict[int, str],
+                source_symbols: list[str] | None = None) -> Event:
+    """Turns one event tuple from `sim._core.MarketEngine.advance_to` into an event object;
+    `source_symbols` names the instrument each source quotes."""
     kind, ts, source, seq, p = raw
     key = (ts, PRIORITY[kind], source, seq)
     if kind == "minute_close":
         bar, features = p
         return MinuteClose(kind, ts, key, ts, Bar(*bar, features[1]), Features(*features))
     if kind == "kline":
-        return KlineClose(kind, ts, key, ts, *p)
+        return KlineClose(kind, ts, key, ts, *p, source_symbols[source] if source_symbols else "")
     if kind == "order_update":
         oid, status, reason = p
         return OrderUpdate(kind, ts, key, ts, order_ids[oid], status, reason)

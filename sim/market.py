@@ -6,12 +6,18 @@ batch or so per source, whatever the size of the files. With `record_raw`, the e
 the raw tape (trades with their inferred side, quotes) for the run's stores, taken in batches.
 With `funding` (times and rates, see `sim.funding`), the engine emits a `Funding` event at each
 time, in the total order and with the mark price of that instant.
+
+A run trading several instruments (the basis trade) names them (`instruments`, the first is the
+main one whose ticks make the minute bars) and says which one each source quotes
+(`source_instruments`); klines then come back as events carrying their instrument's symbol, and
+orders name the instrument they are for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +49,21 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
+@dataclass(frozen=True)
+class EngineInstrument:
+    """An instrument as the simulated exchange matches it (see `sim._core.MarketEngine.set_instrument`)."""
+
+    symbol: str
+    tick_size: float
+    taker_fee_bps: float
+    maker_fee_bps: float
+    contract_value: float = 0.0  # USD per contract of an inverse contract; 0 for a linear one
+    bar_spread_bps: float = 0.0
+    fill_model: Literal["touch", "probabilistic"] = "touch"
+    fill_prob: float = 1.0
+    fill_seed: int = 0
+
+
 class MarketFeed:
     def __init__(
         self,
@@ -57,6 +78,8 @@ class MarketFeed:
         features: dict[str, Any] | None = None,
         record_raw: bool = False,
         funding: tuple[np.ndarray, np.ndarray] | None = None,
+        instruments: Sequence[EngineInstrument] = (),
+        source_instruments: Sequence[int] | None = None,
     ) -> None:
         self.engine = _core.MarketEngine(
             tick_size=tick_size,
@@ -71,15 +94,36 @@ class MarketFeed:
         if funding is not None:
             ts, rate = funding
             self.engine.set_funding(np.ascontiguousarray(ts, dtype=np.int64), np.ascontiguousarray(rate, dtype=np.float64))
+        self.instruments = list(instruments)
+        for i, ins in enumerate(self.instruments):
+            self.engine.set_instrument(
+                i, tick_size=ins.tick_size, taker_fee_bps=ins.taker_fee_bps, maker_fee_bps=ins.maker_fee_bps,
+                contract_value=ins.contract_value, bar_spread_bps=ins.bar_spread_bps, fill_model=ins.fill_model,
+                fill_prob=ins.fill_prob, fill_seed=ins.fill_seed,
+            )
+        self._instrument_index = {ins.symbol: i for i, ins in enumerate(self.instruments)}
         self.start_ns, self.end_ns = start_ns, end_ns
         self.sources = list(sources)
+        owners = list(source_instruments) if source_instruments is not None else [0] * len(self.sources)
+        if len(owners) != len(self.sources):
+            raise ValueError(f"{len(self.sources)} sources but {len(owners)} source instruments")
+        self.source_symbols = [self.instruments[o].symbol if self.instruments else "" for o in owners]
         self._iters: list[Iterator[tuple[int, pa.RecordBatch]] | None] = []
-        for s in self.sources:
-            idx = self.engine.add_source(s.kind)
+        for s, owner in zip(self.sources, owners):
+            idx = self.engine.add_source(s.kind, owner)
             assert idx == len(self._iters)
             self._iters.append(iter(s.batches()))
         self._order_ids: dict[int, str] = {}
         self.rows_outside_window = [0] * len(self.sources)
+
+    def instrument_index(self, symbol: str | None) -> int:
+        """The engine's index of an instrument by symbol; None is the main instrument."""
+        if symbol is None:
+            return 0
+        try:
+            return self._instrument_index[symbol]
+        except KeyError:
+            raise ValueError(f"unknown instrument {symbol!r}") from None
 
     def register_order_id(self, client_order_id: str) -> int:
         n = len(self._order_ids) + 1
@@ -144,7 +188,7 @@ class MarketFeed:
                 continue
             if status == "reached":
                 return []
-            return [from_engine(raw, self._order_ids) for raw in value]
+            return [from_engine(raw, self._order_ids, self.source_symbols) for raw in value]
 
     def take_raw(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """(trades, quotes) columns recorded since the last call (see `record_raw`)."""

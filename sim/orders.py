@@ -75,6 +75,7 @@ class Order:
     filled_qty: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
     history: list[tuple[int, OrderState]] = field(default_factory=list)
+    symbol: str | None = None  # the instrument; None is the run's main one
 
     def apply(self, event: OrderEvent, ts_ns: int) -> OrderState:
         nxt = TRANSITIONS.get((self.state, event))

@@ -102,13 +102,16 @@ class StrategyContext:
         intent: Literal["entry", "exit", "other"] = "other",
         reason: str = "",
         meta: dict[str, Any] | None = None,
+        symbol: str | None = None,
     ) -> str:
         """Queues an order; it is sent when the current handler returns. Returns its id.
 
-        `meta` is the plan of the position an entry opens (see `sim.ledger.PLAN_FIELDS`)."""
+        `meta` is the plan of the position an entry opens (see `sim.ledger.PLAN_FIELDS`);
+        `symbol` the instrument in a run of several (None: the main one)."""
         self._next_id += 1
         cid = f"{self._name}-{self._next_id:06d}"
-        order = Order(cid, side, order_type, qty, price, intent, reason, self.now_ns(), meta=dict(meta or {}))
+        order = Order(cid, side, order_type, qty, price, intent, reason, self.now_ns(), meta=dict(meta or {}),
+                      symbol=symbol)
         self.orders[cid] = order
         self._commands.append(("submit", order))
         return cid
@@ -131,7 +134,7 @@ class StrategyContext:
                 self._on_order(order)
                 self._adapter.submit(
                     OrderRequest(order.client_order_id, order.side, order.order_type, order.qty,  # type: ignore[arg-type]
-                                 order.price, order.intent, order.reason),  # type: ignore[arg-type]
+                                 order.price, order.intent, order.reason, order.symbol),  # type: ignore[arg-type]
                     now,
                 )
                 sent = True

@@ -24,6 +24,9 @@ def _stub() -> tuple[set[str], dict[str, list[str]]]:
                     if isinstance(f, ast.FunctionDef):
                         args = [a.arg for a in f.args.args + f.args.kwonlyargs if a.arg != "self"]
                         methods[f.name] = args
+        elif isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+            methods[f"<module>.{node.name}"] = [a.arg for a in node.args.args]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
     names.discard("Event")
@@ -39,8 +42,13 @@ def test_stub_names_match_module() -> None:
 def test_stub_methods_and_parameters_match_module() -> None:
     _, methods = _stub()
     real = {n for n in dir(_core.MarketEngine) if not n.startswith("_")}
-    assert set(methods) - {"__init__"} == real
+    functions = {n: p for n, p in methods.items() if n.startswith("<module>.")}
+    assert set(methods) - {"__init__"} - set(functions) == real
+    for name, params in functions.items():
+        assert list(inspect.signature(getattr(_core, name.split(".", 1)[1])).parameters) == params, name
     for name, params in methods.items():
+        if name in functions:
+            continue
         if name == "__init__" or isinstance(getattr(_core.MarketEngine, name), property):
             continue
         obj = getattr(_core.MarketEngine, name)

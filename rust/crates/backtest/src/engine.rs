@@ -18,6 +18,12 @@
 //! instant that sorts after them is handed back: a batch handed back never has to be followed by
 //! an event that sorts before its last one.
 //!
+//! Instruments: the run's main instrument is 0 — its ticks make the minute bars and the
+//! features, and its prices mark funding. A run trading several instruments (the basis trade:
+//! spot and quarterlies) adds more (`add_instrument`) and says which instrument each source
+//! quotes (`add_source_for`); their ticks only drive their own matcher and, for klines, come
+//! back as `Kline` events. Order ids are unique across instruments.
+//!
 //! Funding (`set_funding`): at each scheduled time the engine emits the rate with the mark it
 //! applies to — the mid of the latest quote at or before that time, or, in bars mode or before
 //! any quote, the latest trade price or kline close; NaN when there is none.
@@ -29,7 +35,9 @@ use sim_features::{Agreement, FeatureEngine, FeatureInput, FeatureParams, Minute
 use sim_ingestion::merge::{Step, Tick};
 use sim_ingestion::{BadRowPolicy, Merger, MinuteBarBuilder, SourceKind};
 
-use crate::matching::{FeeModel, Matcher, OrderRequest, OrderStatus, SimFill};
+use std::collections::BTreeMap;
+
+use crate::matching::{FeeModel, InstrumentModel, Matcher, OrderRequest, OrderStatus, SimFill};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EngineConfig {
@@ -81,6 +89,9 @@ pub enum EngineError {
     /// A tick the features cannot take (a price absurdly far from the rest of the window).
     #[error("{detail}")]
     BadTick { src: u32, row: u64, detail: String },
+    /// An order or a source for an instrument the engine does not have.
+    #[error("unknown instrument {0}")]
+    UnknownInstrument(u32),
     /// A funding schedule that cannot be replayed in order; `index` is the 0-based entry.
     #[error("funding schedule, index {index}: {detail}")]
     BadFunding { index: usize, detail: String },
@@ -90,7 +101,12 @@ pub enum EngineError {
 pub struct MarketEngine {
     merger: Merger,
     bars: MinuteBarBuilder,
-    matcher: Matcher,
+    /// One matcher per instrument, by index.
+    matchers: Vec<Matcher>,
+    /// The instrument of each source, by source index.
+    source_instrument: Vec<u32>,
+    /// The instrument of each order ever accepted, so a cancel reaches the right matcher.
+    order_instrument: BTreeMap<u64, u32>,
     features: FeatureEngine,
     bars_mode: bool,
     policy: BadRowPolicy,
@@ -113,7 +129,9 @@ impl MarketEngine {
         MarketEngine {
             merger: Merger::new(),
             bars: MinuteBarBuilder::new(config.start_ns),
-            matcher: Matcher::new(config.tick_size, config.fees),
+            matchers: vec![Matcher::new(config.tick_size, config.fees)],
+            source_instrument: Vec::new(),
+            order_instrument: BTreeMap::new(),
             features: FeatureEngine::new(config.features),
             bars_mode: config.features.feature_input == FeatureInput::Bars,
             policy: config.policy,
@@ -129,8 +147,37 @@ impl MarketEngine {
         }
     }
 
+    /// Adds a source of the main instrument (0).
     pub fn add_source(&mut self, kind: SourceKind) -> u32 {
+        self.source_instrument.push(0);
         self.merger.add_source(kind)
+    }
+
+    /// Adds a source quoting `instrument`.
+    pub fn add_source_for(&mut self, kind: SourceKind, instrument: u32) -> Result<u32, EngineError> {
+        if instrument as usize >= self.matchers.len() {
+            return Err(EngineError::UnknownInstrument(instrument));
+        }
+        self.source_instrument.push(instrument);
+        Ok(self.merger.add_source(kind))
+    }
+
+    /// Sets the model of instrument `index`, or adds a new instrument when `index` is the count
+    /// of instruments; returns the index. Only before any order for it.
+    pub fn set_instrument(&mut self, index: u32, model: InstrumentModel) -> Result<u32, EngineError> {
+        let i = index as usize;
+        if i < self.matchers.len() {
+            self.matchers[i] = Matcher::with_model(model);
+        } else if i == self.matchers.len() {
+            self.matchers.push(Matcher::with_model(model));
+        } else {
+            return Err(EngineError::UnknownInstrument(index));
+        }
+        Ok(index)
+    }
+
+    pub fn instruments(&self) -> usize {
+        self.matchers.len()
     }
 
     pub fn merger(&self) -> &Merger {
@@ -267,42 +314,60 @@ impl MarketEngine {
         if let Some(t) = self.trace.as_mut() {
             t.push(key);
         }
+        let instrument = self.source_instrument.get(key.source as usize).copied().unwrap_or(0) as usize;
         let mut fills = Vec::new();
-        // In bars mode only the one-minute klines fill orders: one fill model per run, whatever
-        // other sources the scenario happens to carry.
-        let fed = match tick {
-            Tick::Trade(t) => {
-                self.last_price = t.price;
-                if self.bars_mode {
+        if instrument != 0 {
+            // Another instrument's ticks only reach its own matcher (and its klines Python).
+            let m = &mut self.matchers[instrument];
+            match tick {
+                Tick::Trade(t) if !self.bars_mode => m.on_trade(&t, &mut |f| fills.push(f)),
+                Tick::Quote(q) if !self.bars_mode => m.on_quote(&q, &mut |f| fills.push(f)),
+                Tick::Kline(k) => {
+                    if self.bars_mode && k.interval_ns == NS_PER_MIN {
+                        m.on_kline(&k, &mut |f| fills.push(f));
+                    }
+                    self.outbox.push(EngineEvent::Kline { key, kline: k });
+                }
+                _ => {}
+            }
+        } else {
+            // In bars mode only the one-minute klines fill orders: one fill model per run,
+            // whatever other sources the scenario happens to carry.
+            let matcher = &mut self.matchers[0];
+            let fed = match tick {
+                Tick::Trade(t) => {
+                    self.last_price = t.price;
+                    if self.bars_mode {
+                        Ok(())
+                    } else {
+                        matcher.on_trade(&t, &mut |f| fills.push(f));
+                        self.bars.on_trade(&t);
+                        self.features.on_trade(&t)
+                    }
+                }
+                Tick::Quote(q) => {
+                    if !self.bars_mode {
+                        matcher.on_quote(&q, &mut |f| fills.push(f));
+                    }
+                    self.bars.on_quote(&q);
+                    self.features.on_quote(&q);
                     Ok(())
-                } else {
-                    self.matcher.on_trade(&t, &mut |f| fills.push(f));
-                    self.bars.on_trade(&t);
-                    self.features.on_trade(&t)
                 }
-            }
-            Tick::Quote(q) => {
-                if !self.bars_mode {
-                    self.matcher.on_quote(&q, &mut |f| fills.push(f));
+                Tick::Kline(k) => {
+                    self.last_price = k.close;
+                    self.outbox.push(EngineEvent::Kline { key, kline: k });
+                    if self.bars_mode && k.interval_ns == NS_PER_MIN {
+                        matcher.on_kline(&k, &mut |f| fills.push(f));
+                        self.bars.on_kline(&k);
+                        self.features.on_kline(&k)
+                    } else {
+                        Ok(())
+                    }
                 }
-                self.bars.on_quote(&q);
-                self.features.on_quote(&q);
-                Ok(())
+            };
+            if let Err(e) = fed {
+                self.failed = Some(EngineError::BadTick { src: key.source, row: key.seq, detail: e.to_string() });
             }
-            Tick::Kline(k) => {
-                self.last_price = k.close;
-                self.outbox.push(EngineEvent::Kline { key, kline: k });
-                if self.bars_mode && k.interval_ns == NS_PER_MIN {
-                    self.matcher.on_kline(&k, &mut |f| fills.push(f));
-                    self.bars.on_kline(&k);
-                    self.features.on_kline(&k)
-                } else {
-                    Ok(())
-                }
-            }
-        };
-        if let Err(e) = fed {
-            self.failed = Some(EngineError::BadTick { src: key.source, row: key.seq, detail: e.to_string() });
         }
         for f in fills {
             self.emit_fill(key.ts_ns, f);
@@ -310,8 +375,10 @@ impl MarketEngine {
     }
 
     /// Whether the tick is the one-minute kline of the minute ending at its timestamp (bars mode).
-    fn is_bar_of_open_minute(&self, tick: &Tick) -> bool {
-        self.bars_mode && matches!(tick, Tick::Kline(k) if k.interval_ns == NS_PER_MIN)
+    fn is_bar_of_open_minute(&self, key: &EventKey, tick: &Tick) -> bool {
+        self.bars_mode
+            && self.source_instrument.get(key.source as usize).copied().unwrap_or(0) == 0
+            && matches!(tick, Tick::Kline(k) if k.interval_ns == NS_PER_MIN)
     }
 
     /// See the module documentation. Fails once a tick could not be taken; the run is over.
@@ -348,8 +415,8 @@ impl MarketEngine {
                     // the minute is finished first (its snapshot excludes the tick), though its
                     // close event sorts after market data stamped at the same instant.
                     if let Some(end) = self.bars.current_end() {
-                        if end < key.ts_ns || (end == key.ts_ns && !self.is_bar_of_open_minute(&tick)) {
-                            let through = if self.is_bar_of_open_minute(&tick) { key.ts_ns - 1 } else { key.ts_ns };
+                        if end < key.ts_ns || (end == key.ts_ns && !self.is_bar_of_open_minute(&key, &tick)) {
+                            let through = if self.is_bar_of_open_minute(&key, &tick) { key.ts_ns - 1 } else { key.ts_ns };
                             self.close_minutes_through(through);
                             continue;
                         }
@@ -385,9 +452,18 @@ impl MarketEngine {
         if ts_ns < self.now_ns {
             return Err(EngineError::SubmitInThePast { ts_ns, now_ns: self.now_ns });
         }
-        let (status, reason) = match self.matcher.submit(req, ts_ns) {
-            Ok(()) => (OrderStatus::Accepted, String::new()),
-            Err(reason) => (OrderStatus::Rejected, reason),
+        let (status, reason) = match self.matchers.get_mut(req.instrument as usize) {
+            None => (OrderStatus::Rejected, format!("unknown instrument {}", req.instrument)),
+            Some(_) if self.order_instrument.contains_key(&req.order_id) => {
+                (OrderStatus::Rejected, format!("duplicate order id {}", req.order_id))
+            }
+            Some(m) => match m.submit(req, ts_ns) {
+                Ok(()) => {
+                    self.order_instrument.insert(req.order_id, req.instrument);
+                    (OrderStatus::Accepted, String::new())
+                }
+                Err(reason) => (OrderStatus::Rejected, reason),
+            },
         };
         let key = self.make_key(ts_ns, EventKind::OrderUpdate);
         self.outbox.push(EngineEvent::OrderUpdate { key, order_id: req.order_id, status, reason });
@@ -398,7 +474,8 @@ impl MarketEngine {
         if ts_ns < self.now_ns {
             return Err(EngineError::SubmitInThePast { ts_ns, now_ns: self.now_ns });
         }
-        let (status, reason) = match self.matcher.cancel(order_id) {
+        let instrument = self.order_instrument.get(&order_id).copied().unwrap_or(0) as usize;
+        let (status, reason) = match self.matchers[instrument].cancel(order_id) {
             Ok(()) => (OrderStatus::Cancelled, String::new()),
             Err(reason) => (OrderStatus::CancelRejected, reason),
         };

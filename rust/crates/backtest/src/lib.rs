@@ -2,7 +2,9 @@
 //! one `advance_to(t)` call that the Python event loop drives.
 
 pub mod engine;
+pub mod fill_model;
 pub mod matching;
 
 pub use engine::{Advance, EngineConfig, EngineEvent, MarketEngine};
-pub use matching::{FeeModel, Matcher, OrderRequest, OrderStatus, OrderType, Side, SimFill};
+pub use fill_model::FillModel;
+pub use matching::{FeeModel, InstrumentModel, Matcher, OrderRequest, OrderStatus, OrderType, Side, SimFill};

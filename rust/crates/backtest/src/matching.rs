@@ -21,8 +21,15 @@
 //!   below it; a sell when the high is strictly above it.
 //! * The fill is stamped at the kline's close (its event time, `open_ts + interval`): the simulator
 //!   knows the bar only then, so a fill is always strictly after the decision.
-//! * The fill's mid is the kline's open for a market order and the limit price for a limit: a bar
-//!   has no spread, so the spread paid in bars mode is the slippage alone.
+//! * The fill's mid is the kline's open for a market order and the limit price for a limit.
+//! * A bar has no spread; an instrument may give one (`InstrumentModel::bar_spread_bps`, the
+//!   per-instrument spread model of DESIGN §9): a market buy then fills at open × (1 + spread/2),
+//!   a sell at open × (1 − spread/2), before the slippage ticks.
+//! * How resting limits fill is the instrument's `FillModel`: `Touch` (trade strictly through, as
+//!   above) or `Probabilistic` (the seeds' simulator: each bar fills with probability p).
+//!
+//! Fees are linear (`price × qty × bps`, in the quote currency) or, for an inverse contract of
+//! value CV, in the coin: `qty × CV / price × bps`.
 //!
 //! Open orders are kept in a `BTreeMap` by id, so orders that fill on the same tick fill in the
 //! order they were submitted, in every process.
@@ -32,6 +39,8 @@ use std::collections::BTreeMap;
 use sim_core::{Kline, Quote, Trade};
 
 use sim_core::price::{price_of, tick_index};
+
+use crate::fill_model::FillModel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -57,6 +66,8 @@ pub enum OrderType {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OrderRequest {
     pub order_id: u64,
+    /// The engine's index of the instrument (0: the run's main instrument).
+    pub instrument: u32,
     pub side: Side,
     pub order_type: OrderType,
     pub qty: f64,
@@ -90,6 +101,24 @@ pub struct FeeModel {
     pub maker_bps: f64,
 }
 
+/// What the matcher needs to know of an instrument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstrumentModel {
+    pub tick: f64,
+    pub fees: FeeModel,
+    /// USD per contract of an inverse contract (fees in the coin); 0 for a linear instrument.
+    pub contract_value: f64,
+    /// The spread a bar stands for, in bps of the price (bars mode; 0 = none).
+    pub bar_spread_bps: f64,
+    pub fill_model: FillModel,
+}
+
+impl InstrumentModel {
+    pub fn linear(tick: f64, fees: FeeModel) -> Self {
+        InstrumentModel { tick, fees, contract_value: 0.0, bar_spread_bps: 0.0, fill_model: FillModel::Touch }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SimFill {
     pub order_id: u64,
@@ -114,6 +143,7 @@ struct Resting {
 pub struct Matcher {
     tick: f64,
     fees: FeeModel,
+    model: InstrumentModel,
     open: BTreeMap<u64, Resting>,
     known: std::collections::BTreeSet<u64>,
     /// Mid of the latest quote seen, for limits that a trade print fills.
@@ -122,7 +152,26 @@ pub struct Matcher {
 
 impl Matcher {
     pub fn new(tick: f64, fees: FeeModel) -> Self {
-        Matcher { tick, fees, open: BTreeMap::new(), known: Default::default(), last_mid: f64::NAN }
+        Self::with_model(InstrumentModel::linear(tick, fees))
+    }
+
+    pub fn with_model(model: InstrumentModel) -> Self {
+        Matcher {
+            tick: model.tick,
+            fees: model.fees,
+            model,
+            open: BTreeMap::new(),
+            known: Default::default(),
+            last_mid: f64::NAN,
+        }
+    }
+
+    pub fn model(&self) -> &InstrumentModel {
+        &self.model
+    }
+
+    pub fn is_open(&self, order_id: u64) -> bool {
+        self.open.contains_key(&order_id)
     }
 
     pub fn open_orders(&self) -> usize {
@@ -151,7 +200,12 @@ impl Matcher {
 
     fn fill(&self, r: &Resting, price: f64, maker: bool, mid: f64) -> SimFill {
         let bps = if maker { self.fees.maker_bps } else { self.fees.taker_bps };
-        let fee = price * r.req.qty * bps / 10_000.0;
+        let notional = if self.model.contract_value > 0.0 {
+            r.req.qty * self.model.contract_value / price
+        } else {
+            price * r.req.qty
+        };
+        let fee = notional * bps / 10_000.0;
         SimFill { order_id: r.req.order_id, side: r.req.side, price, qty: r.req.qty, fee, maker, mid }
     }
 
@@ -226,11 +280,17 @@ impl Matcher {
                 continue;
             }
             let limit = r.req.limit_px;
-            let fill = match (r.req.order_type, r.req.side) {
-                (OrderType::Market, _) => Some(self.fill(r, self.market_price(r, k.open), false, k.open)),
-                (OrderType::Limit, Side::Buy) if k.low < limit => Some(self.fill(r, limit, true, limit)),
-                (OrderType::Limit, Side::Sell) if k.high > limit => Some(self.fill(r, limit, true, limit)),
-                _ => None,
+            let half = self.model.bar_spread_bps / 2.0 / 10_000.0;
+            let buy = r.req.side == Side::Buy;
+            let fill = match r.req.order_type {
+                OrderType::Market => {
+                    let touch = k.open * (1.0 + r.req.side.sign() * half);
+                    Some(self.fill(r, self.market_price(r, touch), false, k.open))
+                }
+                OrderType::Limit if self.model.fill_model.limit_fills(buy, limit, k.low, k.high, *id, k.open_ts_ns) => {
+                    Some(self.fill(r, limit, true, limit))
+                }
+                OrderType::Limit => None,
             };
             if let Some(f) = fill {
                 out(f);
@@ -252,7 +312,7 @@ mod tests {
     }
 
     fn req(id: u64, side: Side, order_type: OrderType, limit_px: f64) -> OrderRequest {
-        OrderRequest { order_id: id, side, order_type, qty: 2.0, limit_px, slippage_ticks: 1 }
+        OrderRequest { order_id: id, instrument: 0, side, order_type, qty: 2.0, limit_px, slippage_ticks: 1 }
     }
 
     #[test]
@@ -360,5 +420,39 @@ mod tests {
         m.cancel(2).unwrap();
         assert!(m.cancel(2).is_err());
         assert_eq!(m.open_orders(), 0);
+    }
+
+    #[test]
+    fn bars_mode_spread_model_and_inverse_fees() {
+        let fees = FeeModel { taker_bps: 5.0, maker_bps: 1.0 };
+        let model = InstrumentModel { contract_value: 100.0, bar_spread_bps: 4.0, ..InstrumentModel::linear(0.1, fees) };
+        let mut m = Matcher::with_model(model);
+        m.submit(OrderRequest { qty: 10.0, ..req(1, Side::Buy, OrderType::Market, f64::NAN) }, 0).unwrap();
+        m.submit(OrderRequest { qty: 10.0, slippage_ticks: 0, ..req(2, Side::Sell, OrderType::Market, f64::NAN) }, 0).unwrap();
+        let mut fills = Vec::new();
+        m.on_kline(&kline(0, 50_000.0, 50_100.0, 49_900.0, 50_000.0), &mut |f| fills.push(f));
+        // half of 4 bps of 50 000 is 10: the buy at 50 010 + 1 tick, the sell at 49 990.
+        assert_eq!((fills[0].price, fills[1].price), (50_010.1, 49_990.0));
+        assert_eq!((fills[0].mid, fills[1].mid), (50_000.0, 50_000.0));
+        // 10 contracts of 100 USD at 50 010.1: 1000 / 50 010.1 BTC, taker 5 bps, in BTC.
+        assert!((fills[0].fee - 1000.0 / 50_010.1 * 5.0 / 10_000.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn bars_mode_probabilistic_limits_fill_with_the_seeded_draw_whatever_the_range() {
+        let fees = FeeModel { taker_bps: 5.0, maker_bps: 1.0 };
+        let seed = 11;
+        let model = InstrumentModel { fill_model: FillModel::Probabilistic { p: 0.5, seed }, ..InstrumentModel::linear(0.1, fees) };
+        let mut m = Matcher::with_model(model);
+        for id in 1..=200 {
+            m.submit(req(id, Side::Buy, OrderType::Limit, 10.0), 0).unwrap();
+        }
+        let mut fills = Vec::new();
+        m.on_kline(&kline(0, 100.0, 101.0, 99.0, 100.0), &mut |f| fills.push(f));
+        let expected: Vec<u64> = (1..=200).filter(|&id| crate::fill_model::fill_draw(seed, id, 0) < 0.5).collect();
+        assert_eq!(fills.iter().map(|f| f.order_id).collect::<Vec<_>>(), expected);
+        assert!(fills.iter().all(|f| f.price == 10.0 && f.maker));
+        assert!(expected.len() > 70 && expected.len() < 130);
+        assert_eq!(m.open_orders(), 200 - expected.len());
     }
 }

@@ -48,7 +48,7 @@ fn drain(e: &mut MarketEngine, t: i64, seen: &mut Vec<EngineEvent>) -> Vec<Engin
 }
 
 fn market(id: u64, side: Side) -> OrderRequest {
-    OrderRequest { order_id: id, side, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 2 }
+    OrderRequest { order_id: id, instrument: 0, side, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 2 }
 }
 
 fn fills(events: &[EngineEvent]) -> Vec<(i64, u64, f64, bool, f64)> {
@@ -121,7 +121,7 @@ fn a_resting_limit_fills_on_the_first_later_bar_that_trades_through_it() {
     e.finish_source(k).unwrap();
     let mut seen = Vec::new();
     drain(&mut e, NS_PER_MIN, &mut seen);
-    let limit = OrderRequest { order_id: 5, side: Side::Buy, order_type: OrderType::Limit, qty: 1.0, limit_px: 99.5, slippage_ticks: 0 };
+    let limit = OrderRequest { order_id: 5, instrument: 0, side: Side::Buy, order_type: OrderType::Limit, qty: 1.0, limit_px: 99.5, slippage_ticks: 0 };
     e.submit_order(limit, NS_PER_MIN).unwrap();
     let rest = drain(&mut e, 4 * NS_PER_MIN, &mut seen);
     assert_eq!(fills(&rest), vec![(3 * NS_PER_MIN, 5, 99.5, true, 99.5)]);

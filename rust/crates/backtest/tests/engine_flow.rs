@@ -55,7 +55,7 @@ fn a_market_order_at_minute_close_fills_at_the_next_quote_not_one_already_consum
     assert_eq!(bar.bid_px_close, 100.0, "the snapshot is taken before the quote at the end instant");
     assert_eq!(e.now_ns(), NS_PER_MIN, "the quote at the close instant was consumed, the later one not");
 
-    let req = OrderRequest { order_id: 7, side: Side::Buy, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 1 };
+    let req = OrderRequest { order_id: 7, instrument: 0, side: Side::Buy, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 1 };
     e.submit_order(req, key.ts_ns).unwrap();
     let rest = drain(&mut e, 10 * NS_PER_MIN);
     let fills: Vec<_> = rest.iter().filter_map(|ev| if let EngineEvent::Fill { key, fill } = ev { Some((key.ts_ns, fill.price)) } else { None }).collect();
@@ -72,6 +72,6 @@ fn submitting_in_the_past_is_an_error() {
     e.finish_source(t).unwrap();
     e.finish_source(q).unwrap();
     drain(&mut e, 5 * NS_PER_MIN);
-    let req = OrderRequest { order_id: 1, side: Side::Sell, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 0 };
+    let req = OrderRequest { order_id: 1, instrument: 0, side: Side::Sell, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 0 };
     assert!(e.submit_order(req, NS_PER_MIN).is_err());
 }

@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, OrderRequest, OrderType, Side};
+use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, FillModel, InstrumentModel, OrderRequest, OrderType, Side};
 use sim_core::{BadRowKind, DataError, EventKind, Kline, Quote, Trade};
 use sim_features::bin_width::Rebucket;
 use sim_features::{FeatureInput, FeatureParams, MinuteFeatures, OrderFlowSource, QuoteAlignment, SideSource};
@@ -254,10 +254,57 @@ impl MarketEngine {
         Ok(MarketEngine { inner: sim_backtest::MarketEngine::new(config) })
     }
 
-    /// Adds a source of kind "trades", "quotes" or "klines"; returns its index.
-    fn add_source(&mut self, kind: &str) -> PyResult<u32> {
+    /// Adds a source of kind "trades", "quotes" or "klines" quoting `instrument` (0: the main
+    /// instrument, whose ticks make the minute bars); returns its index.
+    #[pyo3(signature = (kind, instrument=0))]
+    fn add_source(&mut self, kind: &str, instrument: u32) -> PyResult<u32> {
         let k = SourceKind::parse(kind).ok_or_else(|| DataInputError::new_err(format!("unknown source kind {kind:?}")))?;
-        Ok(self.inner.add_source(k))
+        if instrument == 0 {
+            return Ok(self.inner.add_source(k));
+        }
+        self.inner.add_source_for(k, instrument).map_err(|e| EngineError::new_err(e.to_string()))
+    }
+
+    /// Sets instrument `index`'s matching model, or adds an instrument when `index` equals the
+    /// number of instruments; returns the index. `contract_value` > 0 makes it inverse (fees in
+    /// the coin); `bar_spread_bps` is the spread a bar stands for in bars mode; `fill_model`
+    /// "touch" or "probabilistic" (with `fill_prob` and `fill_seed`) says how resting limits fill
+    /// against bars.
+    #[pyo3(signature = (index, *, tick_size, taker_fee_bps, maker_fee_bps, contract_value=0.0, bar_spread_bps=0.0,
+                        fill_model="touch", fill_prob=1.0, fill_seed=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn set_instrument(
+        &mut self,
+        index: u32,
+        tick_size: f64,
+        taker_fee_bps: f64,
+        maker_fee_bps: f64,
+        contract_value: f64,
+        bar_spread_bps: f64,
+        fill_model: &str,
+        fill_prob: f64,
+        fill_seed: u64,
+    ) -> PyResult<u32> {
+        if !(tick_size.is_finite() && tick_size > 0.0) {
+            return Err(PyValueError::new_err(format!("tick_size must be positive, not {tick_size}")));
+        }
+        if !(contract_value.is_finite() && contract_value >= 0.0) || !(bar_spread_bps.is_finite() && bar_spread_bps >= 0.0) {
+            return Err(PyValueError::new_err("contract_value and bar_spread_bps must be finite and not negative"));
+        }
+        let fill_model = match fill_model {
+            "touch" => FillModel::Touch,
+            "probabilistic" if (0.0..=1.0).contains(&fill_prob) => FillModel::Probabilistic { p: fill_prob, seed: fill_seed },
+            "probabilistic" => return Err(PyValueError::new_err(format!("fill_prob must be in [0, 1], not {fill_prob}"))),
+            other => return Err(PyValueError::new_err(format!("fill_model must be 'touch' or 'probabilistic', not {other:?}"))),
+        };
+        let model = InstrumentModel {
+            tick: tick_size,
+            fees: FeeModel { taker_bps: taker_fee_bps, maker_bps: maker_fee_bps },
+            contract_value,
+            bar_spread_bps,
+            fill_model,
+        };
+        self.inner.set_instrument(index, model).map_err(|e| EngineError::new_err(e.to_string()))
     }
 
     /// Pushes a batch of trades; `row0` is the 1-based row number of its first row.
@@ -399,7 +446,7 @@ impl MarketEngine {
 
     /// Submits a simulated order at `ts_ns`; side is +1 (buy) or −1 (sell); order_type
     /// "market" or "limit". Its acknowledgement comes back from `advance_to`.
-    #[pyo3(signature = (order_id, side, order_type, qty, ts_ns, limit_px=f64::NAN, slippage_ticks=0))]
+    #[pyo3(signature = (order_id, side, order_type, qty, ts_ns, limit_px=f64::NAN, slippage_ticks=0, instrument=0))]
     #[allow(clippy::too_many_arguments)]
     fn submit_order(
         &mut self,
@@ -410,6 +457,7 @@ impl MarketEngine {
         ts_ns: i64,
         limit_px: f64,
         slippage_ticks: i64,
+        instrument: u32,
     ) -> PyResult<()> {
         let side = match side {
             1 => Side::Buy,
@@ -421,7 +469,7 @@ impl MarketEngine {
             "limit" => OrderType::Limit,
             other => return Err(EngineError::new_err(format!("order_type must be 'market' or 'limit', not {other:?}"))),
         };
-        let req = OrderRequest { order_id, side, order_type, qty, limit_px, slippage_ticks };
+        let req = OrderRequest { order_id, instrument, side, order_type, qty, limit_px, slippage_ticks };
         self.inner.submit_order(req, ts_ns).map_err(|e| EngineError::new_err(e.to_string()))
     }
 
@@ -520,9 +568,16 @@ impl MarketEngine {
     }
 }
 
+/// The probabilistic fill model's draw in [0, 1) for an order at the bar opening at `ts_ns`.
+#[pyfunction]
+fn fill_draw(seed: u64, order_id: u64, ts_ns: i64) -> f64 {
+    sim_backtest::fill_model::fill_draw(seed, order_id, ts_ns)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    m.add_function(wrap_pyfunction!(fill_draw, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let prio = PyDict::new(py);
     for k in EventKind::ALL {
