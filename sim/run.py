@@ -97,6 +97,10 @@ def run(
     t0 = time.perf_counter()  # sim-determinism: allowed (wall_s in the manifest only)
     sc = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     spec = sc.spec
+    if spec.strategy == "basis":
+        from sim.basis.run import run_basis
+
+        return run_basis(sc, overrides, seed=seed, speed=speed)
     config = load_config(overrides={**spec.config, **(overrides or {})}, origin=sc.path)
     seed = spec.seed if seed is None else seed
     start, end = spec.window.start_ns, spec.window.end_ns

@@ -50,12 +50,15 @@ class InversePosition:
     def entry_price(self) -> float:
         return 1.0 / self.entry_inv if self.entry_inv else 0.0
 
-    def fill(self, side: int, contracts: int, price: float, spot_px: float, fee_bps: float = 0.0) -> Realized | None:
+    def fill(self, side: int, contracts: int, price: float, spot_px: float, fee_bps: float = 0.0,
+             fee_btc: float | None = None) -> Realized | None:
         """Applies a fill of `contracts` (> 0) on `side` (+1 buy, −1 sell) at `price`; returns the
-        PnL it realized, if it reduced the position."""
+        PnL it realized, if it reduced the position. The fee is `fee_btc` when the exchange says
+        what it charged, else `fee_bps` of the notional."""
         if contracts <= 0 or side not in (1, -1):
             raise ValueError(f"a fill needs a positive contract count and a side of ±1, got {side} × {contracts}")
-        fee_btc = contracts * self.cv / price * fee_bps / 10_000
+        if fee_btc is None:
+            fee_btc = contracts * self.cv / price * fee_bps / 10_000
         self.fees_btc += fee_btc
         self.fees_usd += fee_btc * spot_px
         signed = side * contracts

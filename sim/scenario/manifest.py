@@ -127,11 +127,14 @@ class Scenario(_Strict):
     adapter: Adapter = Field(default_factory=Adapter)
     on_bad_rows: Literal["fail", "drop"] = "fail"
     funding: FundingSpec | None = None
+    #: the minute markets of the basis trade (`sim.basis.market_data`), validated on load
+    basis_market: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _one_source_of_data(self) -> Scenario:
-        if bool(self.data) == (self.synthetic is not None):
-            raise ValueError("give exactly one of 'data' (recorded files) or 'synthetic'")
+        given = [bool(self.data), self.synthetic is not None, self.basis_market is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of 'data' (recorded files), 'synthetic' or 'basis_market'")
         return self
 
     @field_validator("strategy")
@@ -193,11 +196,28 @@ class LoadedScenario:
         bps = config_rate_8h_bps if f is None or f.rate_8h_bps is None else f.rate_8h_bps
         return fixed_schedule(w.start_ns, w.end_ns, bps / 10_000)
 
+    def basis_market(self) -> Any:
+        """The validated `basis_market:` section, or None."""
+        if self.spec.basis_market is None:
+            return None
+        from sim.basis.market_data import parse_basis_market
+
+        return parse_basis_market(self.spec.basis_market, self.path)
+
+    def resolve_data_path(self, path: str, key: str) -> Path:
+        """A path relative to the data root, as a data file's."""
+        return self._resolve_path(path, "data", key)
+
     def content_hash(self) -> str:
         """SHA-256 over the manifest text and the bytes of every data file it names (the
-        funding-rate file included)."""
+        funding-rate file and the basis market's files included)."""
         h = hashlib.sha256(self.text.encode())
         files = [(f.path, self.resolve(f, i)) for i, f in enumerate(self.spec.data)]
+        market = self.basis_market()
+        if market is not None:
+            from sim.basis.market_data import files as market_files
+
+            files += [(path, self._resolve_path(path, "data", key)) for key, path in market_files(market)]
         funding = self.funding_file()
         if funding is not None:
             assert self.spec.funding is not None and self.spec.funding.file is not None

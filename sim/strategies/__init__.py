@@ -23,4 +23,5 @@ def make_strategy(name: str, params: dict[str, Any]) -> Strategy:
     raise KeyError(name)
 
 
-STRATEGY_NAMES = ("amt", "hourly_probe", "observe")
+#: "basis" runs through `sim.basis.run` (several instruments, its own outputs), not `make_strategy`.
+STRATEGY_NAMES = ("amt", "basis", "hourly_probe", "observe")
