@@ -69,10 +69,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_metrics(result, out)
     print(f"outputs: {out}")
     if args.report:
-        from sim.report import write_report
-
-        print(f"report: {write_report(out)}")
+        print(f"report: {_report_writer(out)(out)}")
     return EXIT_OK
+
+
+def _report_writer(run_dir: Path) -> Any:
+    """The report of a run directory: the basis report for a basis run, else the amt one."""
+    if (run_dir / "daily_pnl_tracker.csv").is_file():
+        from sim.basis.report import write_report as basis_report
+
+        return basis_report
+    from sim.report import write_report
+
+    return write_report
 
 
 def _print_metrics(result: Any, run_dir: Path) -> None:
@@ -108,8 +117,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sim.report import write_report
-
+    write_report = _report_writer(Path(args.run_dir))
     print(write_report(Path(args.run_dir), Path(args.out) if args.out else None))
     return EXIT_OK
 
@@ -259,6 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `sim run`")
     p.add_argument("--out", metavar="FILE", help="HTML file to write (default RUN_DIR/report.html)")
     p.set_defaults(func=cmd_report)
+
+    from sim.basis.backtest_cmd import add_arguments as add_basis_arguments
+    from sim.basis.backtest_cmd import cmd_basis_backtest
+
+    p = sub.add_parser("basis-backtest", help="the basis (cash-and-carry) backtest from START to END, offline "
+                                              "(the seeds' backtest_with_rollovers.py START END)")
+    add_basis_arguments(p)
+    p.set_defaults(func=cmd_basis_backtest)
 
     p = sub.add_parser("sweep", help="replay one scenario over a grid of config values; print a metrics table")
     p.add_argument("scenario")

@@ -39,7 +39,8 @@ from sim.timers import TimerQueue
 from sim.version import code_version
 from sim.yaml_file import validate
 
-ENTRY_COLUMNS = ("ts", "slot", "fut_symbol", "basis_bps", "opportunity", "weight", "pov", "child_btc", "aggressive",
+ENTRY_COLUMNS = ("ts", "slot", "fut_symbol", "basis_bps", "opportunity", "weight", "pov", "pov_cap_btc", "child_btc",
+                 "aggressive",
                  "spot_px", "fill_spot_btc", "fut_px", "fill_fut_ct")
 ROLL_COLUMNS = ("ts", "symbol", "side", "price", "filled_qty", "attempts", "slot", "from_symbol", "to_symbol")
 PNL_COLUMNS = ("timestamp", "symbol", "pnl_usd", "source", "contracts", "price", "spot_px", "pnl_btc")
@@ -169,6 +170,7 @@ def run_basis(sc: LoadedScenario, overrides: dict[str, Any] | None = None, *, se
         "code_version": code_version(),
         "seed": seed,
         "events": market.engine.events_processed,
+        "bad_rows": market.bad_rows(),
         "outputs": {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(exports.items())},
         "wall_s": round(time.perf_counter() - t0, 3),  # sim-determinism: allowed
     }
@@ -180,7 +182,7 @@ def _exports(s: BasisStrategy, ctx: StrategyContext, fills: list[tuple[Any, ...]
     for prog in s.programs:
         if isinstance(prog, EntryProgram):
             entry_rows += [(iso_ts(r["ts_ns"]), r["slot"], r["fut_symbol"], r["basis_bps"], r["opportunity"], r["weight"],
-                            r["pov"], r["child_btc"], r["aggressive"], r["spot_px"], r["fill_spot_btc"], r["fut_px"],
+                            r["pov"], r["pov_cap_btc"], r["child_btc"], r["aggressive"], r["spot_px"], r["fill_spot_btc"], r["fut_px"],
                             r["fill_fut_ct"]) for r in prog.slot_log()]
         elif isinstance(prog, RollProgram):
             roll_rows += [(iso_ts(r["ts_ns"]), r["symbol"], r["side"], r["price"], int(r["filled_qty"]), r["attempts"],

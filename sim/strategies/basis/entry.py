@@ -5,8 +5,8 @@ Each slot picks the contract to short — CURRENT or NEXT, whichever has the hig
 annualized by default (a contract within the roll window is not entered); with none positive the slot does not trade.
 The spot child is `min(remaining × share × opportunity, pov × recent 15-minute spot volume)`, the
 opportunity factor being the basis now over its historical average, clipped. The futures follow
-the spot: the cumulative short is the contracts that hedge the spot bought plus this child at
-the chosen contract's price (`btc × F / CV`).
+the spot: each slot adds the contracts that hedge the BTC not yet hedged at the chosen contract's
+price (`btc × F / CV`), so a rising price does not re-size the contracts already targeted.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class EntryProgram(Program):
         self.avg_basis_bps = params.entry.default_avg_basis_bps
         self.avg_from_history = False
         self.contract: str | None = None
+        self.hedged_btc = 0.0  # the BTC the futures targets stand for, at the prices they were set
 
     def _tick(self, symbol: str) -> float:
         ex = self.params.exchange
@@ -46,8 +47,8 @@ class EntryProgram(Program):
         spot = self.params.spot_symbol
         if not view.has(spot, now_ns):
             return False
-        self.total = self.params.capital_usd / view.mid(spot)
         self.driver = Leg(spot, +1, False, self._tick(spot), 1e-5)
+        self.total = self.driver.round_qty(self.params.capital_usd / view.mid(spot))
         day = self.start_ns // NS_PER_DAY
         lookback = self.e.leaderboard_lookback_days
         hist = view.basis_history(sorted(self.symbols.values()), day, lookback)
@@ -93,15 +94,17 @@ class EntryProgram(Program):
         return best
 
     def _hedge(self, symbol: str, btc: float, view: MarketView) -> None:
-        """Raises the futures targets so that their sum hedges `btc`, the new part on `symbol`."""
+        """Raises the futures targets until they hedge `btc`: the BTC not yet hedged, in contracts
+        at `symbol`'s price now (contracts already targeted keep the BTC they stood for)."""
         cv = self.params.exchange.contract_value_usd
-        need = math.floor(btc * view.mid(symbol) / cv + 0.5)
-        have = sum(leg.target for leg in self.followers.values())
-        if need > have:
+        price = view.mid(symbol)
+        n = math.floor((btc - self.hedged_btc) * price / cv + 0.5)
+        if n > 0:
             leg = self.followers.get(symbol)
             if leg is None:
                 leg = self.followers[symbol] = Leg(symbol, -1, True, self._tick(symbol), 1.0)
-            leg.target += need - have
+            leg.target += n
+            self.hedged_btc += n * cv / price
 
     def size_slot(self, k: int, now_ns: int, view: MarketView) -> dict[str, Any]:
         assert self.driver is not None
@@ -111,15 +114,15 @@ class EntryProgram(Program):
         spot = self.params.spot_symbol
         row: dict[str, Any] = {"fut_symbol": sym or "", "basis_bps": view.basis_bps(sym) if sym else math.nan,
                                "pov": pov, "weight": float(self.weights[k])}
+        cap = pov * view.recent_volume(spot)
         if sym is None:
-            return {**row, "opportunity": math.nan, "child_btc": 0.0}
+            return {**row, "pov_cap_btc": cap, "opportunity": math.nan, "child_btc": 0.0}
         opp = opportunity_factor(view.basis_bps(sym), self.avg_basis_bps, self.e.opportunity_min, self.e.opportunity_max)
         remaining = max(self.total - self.driver.target, 0.0)
-        child = min(remaining * self.share(k) * opp, pov * view.recent_volume(spot), remaining)
-        child = self.driver.round_qty(child)
+        child = self.driver.round_qty(min(remaining * self.share(k) * opp, cap, remaining))
         self.driver.target += child
         self._hedge(sym, self.driver.target, view)
-        return {**row, "opportunity": opp, "child_btc": child}
+        return {**row, "pov_cap_btc": cap, "opportunity": opp, "child_btc": child}
 
     def aggressive(self, k: int, view: MarketView) -> bool:
         compressed = self.contract is not None and view.basis_bps(self.contract) < self.e.compress_ratio * self.avg_basis_bps
@@ -140,7 +143,7 @@ class EntryProgram(Program):
         slots = sorted(set(info) | {s for leg in self.legs() for s in leg.slot_fills})
         for s in slots:
             r = info.get(s, {"ts_ns": self.sweep_ns, "fut_symbol": "", "basis_bps": math.nan, "pov": math.nan,
-                             "weight": math.nan, "opportunity": math.nan, "child_btc": math.nan, "aggressive": True})
+                             "pov_cap_btc": math.nan, "weight": math.nan, "opportunity": math.nan, "child_btc": math.nan, "aggressive": True})
             sf = self.driver.slot_fills.get(s, [0.0, 0.0, 0.0])
             futs = [(leg.symbol, leg.slot_fills[s]) for leg in self.followers.values() if s in leg.slot_fills]
             fut_ct = sum(f[0] for _, f in futs)

@@ -41,7 +41,12 @@ class Leg:
 
     @property
     def outstanding(self) -> float:
-        return self.round_qty(self.target - self.filled)
+        """What is left to send, to the nearest step: targets are whole steps, so this only
+        absorbs the float error of summing fills (a floor could strand one step forever)."""
+        left = self.target - self.filled
+        if self.contracts:
+            return float(max(round(left), 0))
+        return max(round(round(left / self.qty_step) * self.qty_step, 10), 0.0)
 
     @property
     def vwap(self) -> float:

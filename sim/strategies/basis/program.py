@@ -5,7 +5,8 @@ The day is `slots` × `slot_minutes` from the program's start. At the first minu
 slot the program sizes the slot — the driver's child from the weights, the participation cap and
 the schedule deviation, the followers' cumulative targets from the driver's — and prices it,
 passive or, when behind, aggressive. Inside the slot a leg's limit that has rested
-`retry_after_minutes` is cancelled and re-placed a step more aggressive, up to `max_attempts`.
+`retry_after_minutes` is cancelled and re-placed a step more aggressive; after `max_attempts` the
+leg rests until the next slot, which carries what the slice did not fill.
 Two bars before the day ends the final sweep cancels what works and sends market orders for whatever
 is left, so the program always completes inside its day.
 
@@ -114,7 +115,8 @@ class Program:
             else:
                 after = self.ex.retry_after_minutes * NS_PER_MIN
                 for leg in self.legs():
-                    if leg.due_for_retry(now_ns, after) and leg.attempts < self.ex.max_attempts:
+                    # the last attempt is cancelled too: the slice's rest waits for the next slot
+                    if leg.due_for_retry(now_ns, after):
                         self._cancel(leg, ctx)
         self.pump(now_ns, view, ctx)
 
