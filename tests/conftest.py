@@ -37,3 +37,28 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001
         for item in items:
             if "needs_data" in item.keywords:
                 item.add_marker(skip)
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    """Headless Debian chromium with every network request failing, for the HTML report tests."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("the browser test needs /usr/bin/chromium and /usr/bin/chromedriver: run `make system-deps`")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1400",
+              "--disable-dev-shm-usage", "--proxy-server=127.0.0.1:9",  # any network request would fail
+              "--host-resolver-rules=MAP * ~NOTFOUND"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    try:
+        yield driver
+    finally:
+        driver.quit()

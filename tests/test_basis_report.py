@@ -16,7 +16,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "basis_synthetic_roll.yaml"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 CHARTS = ("chart-equity", "chart-pnl", "chart-basis")
 
 
@@ -111,27 +110,6 @@ def test_a_real_run_names_its_synthetic_contract_and_has_no_markers(real_run: Pa
 
 
 # ---- the browser ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("the browser test needs /usr/bin/chromium and /usr/bin/chromedriver: run `make system-deps`")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1400",
-              "--disable-dev-shm-usage", "--proxy-server=127.0.0.1:9",  # any network request would fail
-              "--host-resolver-rules=MAP * ~NOTFOUND"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 DRAWN = ("return ['chart-equity', 'chart-pnl', 'chart-basis'].every(function (id) {"

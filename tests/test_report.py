@@ -22,7 +22,6 @@ import pytest
 from sim.exports import csv_text, json_text
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 T0 = 1_709_251_200_000  # 2024-03-01T00:00:00Z
 MIN = 60_000
 MONTH = 30 * 24 * 60
@@ -242,27 +241,6 @@ def test_png_decoder_on_a_known_image() -> None:
     px = png_pixels(png)
     assert px.shape == (2, 3, 3)
     assert px.reshape(2, -1).tolist() == [list(rows[0]), list(rows[1])]
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("the browser test needs /usr/bin/chromium and /usr/bin/chromedriver: run `make system-deps`")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1400",
-              "--disable-dev-shm-usage", "--proxy-server=127.0.0.1:9",  # any network request would fail
-              "--host-resolver-rules=MAP * ~NOTFOUND"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_report_draws_in_headless_chromium_offline(browser, month_report: Path, tmp_path: Path) -> None:  # noqa: ANN001
