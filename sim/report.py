@@ -196,7 +196,27 @@ def _script_json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
 
 
-_DRAW = """
+#: Keeps the x axes of every drawn chart (`drawn`, with `c0.range` the first chart's range) in step:
+#: zooming or panning one moves the others. Shared by the amt and basis reports.
+SYNC_AXES_JS = """
+  var syncing = false;
+  drawn.forEach(function (src) {
+    src.on('plotly_relayout', function (ev) {
+      if (syncing) { return; }
+      var upd = null;
+      if (ev['xaxis.range[0]'] !== undefined) { upd = {'xaxis.range': [ev['xaxis.range[0]'], ev['xaxis.range[1]']]}; }
+      else if (ev['xaxis.range']) { upd = {'xaxis.range': ev['xaxis.range']}; }
+      else if (ev['xaxis.autorange'] && c0.range) { upd = {'xaxis.range': c0.range}; }
+      if (!upd) { return; }
+      syncing = true;
+      Promise.all(drawn.filter(function (el) { return el !== src; })
+        .map(function (el) { return Plotly.relayout(el, upd); }))
+        .then(function () { syncing = false; }, function () { syncing = false; });
+    });
+"""
+
+_DRAW = (
+    """
 (function () {
   var D = JSON.parse(document.getElementById('run-data').textContent);
   var charts = JSON.parse(document.getElementById('run-charts').textContent);
@@ -212,24 +232,12 @@ _DRAW = """
     Plotly.newPlot(el, traces, c.layout, config);
     drawn.push(el);
   });
-  // One time axis for the three charts: zooming or panning one moves the others.
-  var syncing = false;
-  drawn.forEach(function (src) {
-    src.on('plotly_relayout', function (ev) {
-      if (syncing) { return; }
-      var upd = null;
-      if (ev['xaxis.range[0]'] !== undefined) { upd = {'xaxis.range': [ev['xaxis.range[0]'], ev['xaxis.range[1]']]}; }
-      else if (ev['xaxis.range']) { upd = {'xaxis.range': ev['xaxis.range']}; }
-      else if (ev['xaxis.autorange'] && c0.range) { upd = {'xaxis.range': c0.range}; }
-      if (!upd) { return; }
-      syncing = true;
-      Promise.all(drawn.filter(function (el) { return el !== src; })
-        .map(function (el) { return Plotly.relayout(el, upd); }))
-        .then(function () { syncing = false; }, function () { syncing = false; });
-    });
-  });
+"""
+    + SYNC_AXES_JS
+    + """  });
 })();
 """
+)
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 16px 24px; color: #222; }

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserInputError
+from sim.report import SYNC_AXES_JS
 
 REQUIRED_FILES = ("summary.json", "daily_pnl_tracker.csv")
 DAY_MS = 86_400_000
@@ -304,7 +305,8 @@ def _script_json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
 
 
-_DRAW = """
+_DRAW = (
+    """
 (function () {
   var charts = JSON.parse(document.getElementById('run-charts').textContent);
   var config = {responsive: true, displaylogo: false};
@@ -315,24 +317,12 @@ _DRAW = """
     Plotly.newPlot(el, c.traces, c.layout, config);
     drawn.push(el);
   });
-  // One time axis: zooming or panning one chart moves the others.
-  var syncing = false;
-  drawn.forEach(function (src) {
-    src.on('plotly_relayout', function (ev) {
-      if (syncing) { return; }
-      var upd = null;
-      if (ev['xaxis.range[0]'] !== undefined) { upd = {'xaxis.range': [ev['xaxis.range[0]'], ev['xaxis.range[1]']]}; }
-      else if (ev['xaxis.range']) { upd = {'xaxis.range': ev['xaxis.range']}; }
-      else if (ev['xaxis.autorange'] && c0.range) { upd = {'xaxis.range': c0.range}; }
-      if (!upd) { return; }
-      syncing = true;
-      Promise.all(drawn.filter(function (el) { return el !== src; })
-        .map(function (el) { return Plotly.relayout(el, upd); }))
-        .then(function () { syncing = false; }, function () { syncing = false; });
-    });
-  });
+"""
+    + SYNC_AXES_JS
+    + """  });
 })();
 """
+)
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 16px 24px; color: #222; }
