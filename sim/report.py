@@ -191,7 +191,7 @@ def _layout(title: str, ytitle: str, height: int, xrange: list[int] | None) -> d
             "legend": {"orientation": "h", "traceorder": "normal"}, "hovermode": "closest"}
 
 
-def _script_json(obj: Any) -> str:
+def script_json(obj: Any) -> str:
     # Inside <script>, "</" could end the element early (a reason string is free text).
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
 
@@ -305,8 +305,8 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
 <table class="metrics" id="metrics">
 {rows}
 </table>
-<script type="application/json" id="run-data">{_script_json(data)}</script>
-<script type="application/json" id="run-charts">{_script_json(charts)}</script>
+<script type="application/json" id="run-data">{script_json(data)}</script>
+<script type="application/json" id="run-charts">{script_json(charts)}</script>
 <script>{_DRAW}</script>
 </body>
 </html>

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserInputError
-from sim.report import SYNC_AXES_JS
+from sim.report import SYNC_AXES_JS, script_json
 
 REQUIRED_FILES = ("summary.json", "daily_pnl_tracker.csv")
 DAY_MS = 86_400_000
@@ -301,10 +301,6 @@ def _summary_rows(summary: dict[str, Any], manifest: dict[str, Any]) -> list[tup
     return rows
 
 
-def _script_json(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-
-
 _DRAW = (
     """
 (function () {
@@ -415,7 +411,7 @@ re-hedges (at the day's end they follow).</p>
 </table>
 <h2>Alerts</h2>
 {f'<table class="summary" id="alerts">{alert_rows}</table>' if alerts else '<p class="note" id="alerts">none</p>'}
-<script type="application/json" id="run-charts">{_script_json(charts)}</script>
+<script type="application/json" id="run-charts">{script_json(charts)}</script>
 <script>{_DRAW}</script>
 </body>
 </html>

@@ -14,16 +14,21 @@ fn bar(m: i64, open: f64, high: f64, low: f64, close: f64) -> Kline {
     Kline { open_ts_ns: m * NS_PER_MIN, interval_ns: NS_PER_MIN, open, high, low, close, volume: 2.0 }
 }
 
-fn engine() -> (MarketEngine, u32, u32) {
+/// A bars-mode engine whose main instrument is spot (0.01 tick, 10 bps fees).
+fn bars_engine() -> MarketEngine {
     let mut features = FeatureParams::defaults(0.01);
     features.feature_input = FeatureInput::Bars;
-    let mut e = MarketEngine::new(EngineConfig {
+    MarketEngine::new(EngineConfig {
         start_ns: Some(0),
         policy: BadRowPolicy::Fail,
         tick_size: 0.01,
         fees: FeeModel { taker_bps: 10.0, maker_bps: 10.0 },
         features,
-    });
+    })
+}
+
+fn engine() -> (MarketEngine, u32, u32) {
+    let mut e = bars_engine();
     let fut = InstrumentModel {
         contract_value: 100.0,
         bar_spread_bps: 2.0,
@@ -133,15 +138,7 @@ fn a_cancel_reaches_the_matcher_of_the_orders_instrument() {
 
 #[test]
 fn a_probabilistic_instrument_fills_limits_by_the_seeded_draw() {
-    let mut features = FeatureParams::defaults(0.01);
-    features.feature_input = FeatureInput::Bars;
-    let mut e = MarketEngine::new(EngineConfig {
-        start_ns: Some(0),
-        policy: BadRowPolicy::Fail,
-        tick_size: 0.01,
-        fees: FeeModel { taker_bps: 10.0, maker_bps: 10.0 },
-        features,
-    });
+    let mut e = bars_engine();
     let p = InstrumentModel {
         fill_model: FillModel::Probabilistic { p: 0.9, seed: 42 },
         ..InstrumentModel::linear(0.01, FeeModel { taker_bps: 10.0, maker_bps: 10.0 })
