@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_report import browser, png_pixels, sim  # noqa: F401 - `browser` is a fixture
+from tests.test_report import png_pixels, sim
 
 SCENARIO = "scenarios/amt/binance_spot_month_bars.yaml"
 
