@@ -299,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
         p.set_defaults(func=func)
 
+    from adapters.emulator.command import add_arguments as add_emulator_arguments
+    from adapters.emulator.command import cmd_emulator
+
+    p = sub.add_parser("emulator", help="serve a scenario as a loopback Bybit v5 exchange (REST and WebSockets)")
+    add_emulator_arguments(p)
+    p.set_defaults(func=cmd_emulator)
+
     p = sub.add_parser("demo", help="replay the shipped synthetic scenarios and print a summary")
     p.add_argument("--out")
     p.set_defaults(func=cmd_demo)

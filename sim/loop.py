@@ -3,6 +3,11 @@ dispatches each to the handler, then drains the commands the handler raised.
 
 Commands raised inside a handler (orders, cancels, new timers) are queued and sent after the
 handler returns, never re-entered; what they cause comes back as later events.
+
+The loop orders and clocks events by their key, whose first element is the event's time in the
+loop: the exchange time in replay; for a live adapter's event, the loop time it was handled at
+(its `ts_ns` keeps the exchange's time). A live feed's `advance_to` may return None: it stopped
+waiting because an adapter event was scheduled, and the loop looks again.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 from sim.clock import SimClock
 from sim.events import Event
-from sim.market import MarketFeed
+from sim.market import MarketFeed  # or a live feed with the same advance_to
 from sim.timers import TimerQueue
 
 
@@ -33,8 +38,8 @@ class EventLoop:
         self._n += 1
         heapq.heappush(self._extra, (event.key, self._n, event))
 
-    def _push_engine(self, events: list[Event]) -> None:
-        for ev in events:
+    def _push_engine(self, events: list[Event] | None) -> None:
+        for ev in events or ():
             self._n += 1
             heapq.heappush(self._pending, (ev.key, self._n, ev))
 
@@ -56,11 +61,14 @@ class EventLoop:
         reached the engine (whose acknowledgements must then be collected at once)."""
         while True:
             py = self._next_python()
-            if py is not None and py.ts_ns > self.end_ns:
+            if py is not None and py.key[0] > self.end_ns:
                 py = None
-            target = py.ts_ns if py is not None else self.end_ns
+            target = py.key[0] if py is not None else self.end_ns
             if not self._pending:
-                self._push_engine(self.market.advance_to(target))
+                events = self.market.advance_to(target)
+                if events is None:
+                    continue
+                self._push_engine(events)
             if self._pending and (py is None or self._pending[0][0] < py.key):
                 ev = heapq.heappop(self._pending)[2]
             elif py is not None:
@@ -71,7 +79,7 @@ class EventLoop:
                 ev = py
             else:
                 return
-            self.clock.advance(ev.ts_ns)
+            self.clock.advance(ev.key[0])
             handle(ev)
             self.dispatched += 1
             if drain():

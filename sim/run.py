@@ -86,6 +86,20 @@ def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, l
     return {name: [r[i] for r in rows] for i, name in enumerate(columns)}
 
 
+def pipeline_exports(recorder: Recorder, ctx: StrategyContext) -> dict[str, str]:
+    """The canonical CSV exports of one pipeline run (replay or live)."""
+    return {
+        "bars.csv": csv_text(BAR_COLUMNS, recorder.bars),
+        "features.csv": csv_text(FEATURE_COLUMNS, recorder.features),
+        "orders.csv": csv_text(ORDER_COLUMNS, recorder.order_rows()),
+        "fills.csv": csv_text(FILL_COLUMNS, recorder.fills),
+        "positions.csv": csv_text(POSITION_COLUMNS, ctx.ledger.rows()),
+        "equity.csv": csv_text(EQUITY_COLUMNS, recorder.equity),
+        "signals.csv": csv_text(SIGNAL_COLUMNS, recorder.signals),
+        "alerts.csv": csv_text(ALERT_COLUMNS, recorder.alerts),
+    }
+
+
 def run(
     scenario: LoadedScenario | str | Path,
     overrides: dict[str, Any] | None = None,
@@ -171,16 +185,7 @@ def run(
             sink.stores.close()
 
     pos = ctx.position
-    exports = {
-        "bars.csv": csv_text(BAR_COLUMNS, recorder.bars),
-        "features.csv": csv_text(FEATURE_COLUMNS, recorder.features),
-        "orders.csv": csv_text(ORDER_COLUMNS, recorder.order_rows()),
-        "fills.csv": csv_text(FILL_COLUMNS, recorder.fills),
-        "positions.csv": csv_text(POSITION_COLUMNS, ctx.ledger.rows()),
-        "equity.csv": csv_text(EQUITY_COLUMNS, recorder.equity),
-        "signals.csv": csv_text(SIGNAL_COLUMNS, recorder.signals),
-        "alerts.csv": csv_text(ALERT_COLUMNS, recorder.alerts),
-    }
+    exports = pipeline_exports(recorder, ctx)
     bad_rows = market.bad_rows()
     metrics = compute_metrics(
         initial_equity=config.initial_equity,

@@ -127,6 +127,8 @@ class Scenario(_Strict):
     adapter: Adapter = Field(default_factory=Adapter)
     on_bad_rows: Literal["fail", "drop"] = "fail"
     funding: FundingSpec | None = None
+    #: how `sim emulator` serves this scenario (replay speed, scripted faults); checked there
+    emulator: dict[str, Any] | None = None
     #: the minute markets of the basis trade (`sim.basis.market_data`), validated on load
     basis_market: dict[str, Any] | None = None
 

@@ -1,0 +1,443 @@
+"""The Bybit adapter: the adapter protocol over Bybit v5 (testnet, mainnet or a loopback emulator).
+
+- Market data: `publicTrade` and `orderbook.1` of the instrument are pushed into the live market
+  engine (`sim.live_feed.LiveFeed`) stamped with their exchange times, in small batches.
+- Orders go out over REST with decimal-string quantities and an `orderLinkId` that is the
+  run's prefix plus the strategy's deterministic client order id, so a re-send is idempotent
+  and every order can be found again by the id we chose.
+- What happens to them comes back on the private `order` and `execution` streams and becomes
+  the pipeline's `OrderUpdate` and `Fill` events (funding rows become `Funding`); executions are
+  de-duplicated by `execId`, so the same fill seen live and again in a REST catch-up counts once.
+- Instruments, fee rates and the position are read from the API at start, never assumed.
+- A `Supervisor` rebuilds dead or silent connections with backoff; after every rebuild the
+  adapter reconciles over REST: executions missed while disconnected are recovered from the
+  execution list, order states are re-read, and the exchange's position is compared with the
+  one our fills add up to. A mismatch alerts and halts (spec §10.4): no new order leaves, and
+  nothing is adjusted — an operator resolves it.
+- Rate limits: see `rest`.
+
+Adapter events are stamped, in the loop's total order, at the loop time they are handled
+(`recv_ns`); `ts_ns` keeps the exchange's time (an execution's `execTime`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+from adapters.protocol import OrderRequest
+from sim.events import NS_PER_MS, PRIORITY, Event, Fill, Funding, OrderUpdate
+from sim.live_feed import LiveFeed
+
+from .messages import (
+    BybitApiError,
+    BybitMessageError,
+    Execution,
+    OrderState,
+    parse_execution_push,
+    parse_executions,
+    parse_fee_rates,
+    parse_instruments,
+    parse_order_push,
+    parse_orderbook_top,
+    parse_orders,
+    parse_position_push,
+    parse_positions,
+    parse_public_trades,
+    parse_wallet_balance,
+    parse_wallet_push,
+    topic_kind,
+)
+from .rest import BybitRest, dec_str
+from .streams import Stream, Supervisor
+
+log = logging.getLogger("adapters.bybit")
+
+ADAPTER_SOURCE = 1000  # the source index of adapter events in the total order
+DUPLICATE_LINK_ID = 110072
+ORDER_GONE = (110001, 110008)
+
+
+@dataclass(frozen=True)
+class BybitSettings:
+    network: Literal["testnet", "mainnet"]
+    symbol: str
+    api_key: str
+    api_secret: str
+    link_prefix: str  # stable per session: orderLinkId = prefix + "-" + client order id
+    category: Literal["linear"] = "linear"
+    rest_base: str | None = None  # e.g. http://127.0.0.1:PORT for the emulator; None: Bybit
+    ws_base: str | None = None  # e.g. ws://127.0.0.1:PORT
+    stale_after_s: float = 10.0  # no public message for this long: the feed is stale
+    backoff_base_s: float = 1.0
+    position_tolerance: float = 1e-9
+
+
+def link_prefix_for(*parts: str) -> str:
+    """A short stable prefix for orderLinkIds (Bybit allows 36 characters in all)."""
+    return "s" + hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:9]
+
+
+@dataclass
+class _Tracked:
+    request: OrderRequest
+    link_id: str
+    order_id: str | None = None
+    accepted: bool = False
+    final: bool = False
+    cancel_requested: bool = False
+    filled: float = 0.0
+
+
+@dataclass
+class AdapterStats:
+    fills: int = 0
+    recovered_fills: int = 0
+    duplicate_executions: int = 0
+    reconnects: int = 0
+    reconciliations: int = 0
+    rejected: int = 0
+    rate_limited: int = 0
+    stale_alerts: int = 0
+    parse_errors: int = 0
+    alerts: list[tuple[str, str]] = field(default_factory=list)
+
+
+class BybitAdapter:
+    name = "bybit"
+
+    def __init__(self, settings: BybitSettings, feed: LiveFeed, *, schedule: Callable[[Event], None],
+                 now_ns: Callable[[], int], alert: Callable[[str, str], None]) -> None:
+        self.s = settings
+        self.feed = feed
+        self._schedule = schedule
+        self._now_ns = now_ns
+        self._alert_sink = alert
+        self.rest = BybitRest(network=settings.network, api_key=settings.api_key, api_secret=settings.api_secret,
+                              base_url=settings.rest_base)
+        self.inbox: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self.public = Stream(settings.category, [("orderbook.1.{symbol}", settings.symbol),
+                                                 ("publicTrade.{symbol}", settings.symbol)],
+                             self.inbox, settings.network, settings.ws_base, silence_limit_s=settings.stale_after_s)
+        self.private = Stream("private", [("order", None), ("execution", None), ("position", None), ("wallet", None)],
+                              self.inbox, settings.network, settings.ws_base, settings.api_key, settings.api_secret)
+        self.supervisor = Supervisor([self.public, self.private], self._rebuilt, self._down, settings.backoff_base_s)
+        self.orders: dict[str, _Tracked] = {}  # by client order id
+        self._by_link: dict[str, str] = {}
+        self.seen_exec: set[str] = set()
+        self.our_position = 0.0  # what our own fills add up to (plus the position found at start)
+        self.exchange_position: float | None = None
+        self.wallet_equity: float | None = None
+        self.tick = Decimal("0")
+        self.qty_step = Decimal("0")
+        self.taker_fee = self.maker_fee = Decimal("0")
+        self.halted: str | None = None
+        self.stats = AdapterStats()
+        self._seq = 0
+        self._last_supervise = 0.0
+        self._stale = False
+        self._last_book_u: int | None = None
+        self.session_start_ms = 0
+
+    # -- start and stop -----------------------------------------------------------------------
+    def connect(self, start_position: float = 0.0) -> None:
+        """Reads the instrument, fees and position from the API, then opens the streams."""
+        s = self.s
+        instruments, _ = parse_instruments(self.rest.call("get_instruments_info", "instruments-info",
+                                                          category=s.category, symbol=s.symbol), s.category)
+        if len(instruments) != 1 or instruments[0].symbol != s.symbol:
+            raise RuntimeError(f"bybit: instrument {s.symbol} not listed in category {s.category}")
+        ins = instruments[0]
+        self.tick, self.qty_step = ins.tick_size, ins.qty_step
+        fees = parse_fee_rates(self.rest.call("get_fee_rates", "fee-rate", category=s.category, symbol=s.symbol))
+        fee = next(f for f in fees if f.symbol == s.symbol)
+        self.taker_fee, self.maker_fee = fee.taker, fee.maker
+        self.our_position = start_position
+        self.exchange_position = self._fetch_position()
+        self.session_start_ms = self._now_ns() // NS_PER_MS
+        self.public.build()
+        self.private.build()
+        self._check_position("start")
+
+    def close(self) -> None:
+        self.public.close()
+        self.private.close()
+
+    # -- the adapter protocol -----------------------------------------------------------------
+    def submit(self, order: OrderRequest, now_ns: int) -> str:
+        cid = order.client_order_id
+        if cid in self.orders:
+            raise ValueError(f"client order id {cid} reused")
+        link = f"{self.s.link_prefix}-{cid}"
+        t = _Tracked(order, link)
+        self.orders[cid] = t
+        self._by_link[link] = cid
+        if self.halted:
+            self._update(t, "rejected", f"trading halted: {self.halted}")
+            return cid
+        params: dict[str, Any] = {"category": self.s.category, "symbol": self.s.symbol,
+                                  "side": "Buy" if order.side > 0 else "Sell",
+                                  "orderType": "Market" if order.order_type == "market" else "Limit",
+                                  "qty": self._qty(order.qty), "orderLinkId": link}
+        if order.order_type == "limit":
+            assert order.price is not None
+            params["price"] = self._price(order.price)
+            params["timeInForce"] = "GTC"
+        try:
+            res = self.rest.call("place_order", "order/create", **params)
+            t.order_id = res["result"].get("orderId")
+        except BybitApiError as e:
+            if e.ret_code == DUPLICATE_LINK_ID:
+                # Already there (a re-send after an unknown outcome): the streams and the next
+                # reconciliation report it; it must not be placed twice.
+                log.warning("bybit: %s already placed", link)
+            else:
+                self.stats.rejected += 1
+                self._update(t, "rejected", f"retCode {e.ret_code}: {e.ret_msg}")
+        self.stats.rate_limited = self.rest.rate_limited
+        return cid
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        t = self.orders[client_order_id]
+        t.cancel_requested = True
+        try:
+            self.rest.call("cancel_order", "order/cancel", category=self.s.category, symbol=self.s.symbol,
+                           orderLinkId=t.link_id)
+        except BybitApiError as e:
+            if e.ret_code in ORDER_GONE:
+                if not t.final:
+                    # Filled (or gone) before the cancel arrived; its fills are on their way.
+                    self._update(t, "cancel_rejected", f"retCode {e.ret_code}: {e.ret_msg}")
+            else:
+                self._update(t, "cancel_rejected", f"retCode {e.ret_code}: {e.ret_msg}")
+
+    # -- numbers ----------------------------------------------------------------------------
+    def _on_grid(self, x: float, step: Decimal, what: str) -> str:
+        d = Decimal(repr(x))
+        q = (d / step).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) * step
+        if abs(d - q) > step * Decimal("1e-6"):  # float noise only; a real off-grid value is a bug
+            raise ValueError(f"{what} {x} is not a multiple of {step}")
+        return dec_str(q)
+
+    def _qty(self, qty: float) -> str:
+        return self._on_grid(qty, self.qty_step, "quantity")
+
+    def _price(self, px: float) -> str:
+        return self._on_grid(px, self.tick, "price")
+
+    # -- events -----------------------------------------------------------------------------
+    def _event_key(self, kind: str) -> tuple[int, int, int, int]:
+        self._seq += 1
+        return (self._now_ns(), PRIORITY[kind], ADAPTER_SOURCE, self._seq)
+
+    def _update(self, t: _Tracked, status: str, reason: str = "", ts_ns: int | None = None) -> None:
+        key = self._event_key("order_update")
+        if status in ("rejected", "cancelled"):
+            t.final = True
+        if status == "accepted":
+            t.accepted = True
+        self._schedule(OrderUpdate("order_update", ts_ns or key[0], key, key[0], t.request.client_order_id,
+                                   status, reason))  # type: ignore[arg-type]
+
+    def _alert(self, kind: str, message: str) -> None:
+        self.stats.alerts.append((kind, message))
+        self._alert_sink(kind, message)
+
+    def _mid(self) -> float:
+        q = self.feed.engine.last_quote()
+        return (q[1] + q[3]) / 2 if q is not None else math.nan
+
+    def _on_execution(self, e: Execution, recovered: bool) -> None:
+        if e.exec_id in self.seen_exec:
+            self.stats.duplicate_executions += 1
+            return
+        if e.symbol != self.s.symbol:
+            return
+        if e.exec_type == "Funding":
+            self.seen_exec.add(e.exec_id)
+            key = self._event_key("funding")
+            mark = float(e.mark_price) if e.mark_price is not None else math.nan
+            self._schedule(Funding("funding", e.exec_time_ms * NS_PER_MS, key, key[0],
+                                   float(e.fee_rate or 0), mark))
+            return
+        cid = self._by_link.get(e.order_link_id)
+        if cid is None or e.exec_type != "Trade":
+            return  # not ours (another client on the account), or not a trade
+        self.seen_exec.add(e.exec_id)
+        t = self.orders[cid]
+        if not t.accepted:
+            self._update(t, "accepted")
+        qty = float(e.exec_qty)
+        t.filled += qty
+        self.our_position += e.side * qty
+        if t.filled >= t.request.qty - 1e-12:
+            t.final = True
+        key = self._event_key("fill")
+        self._schedule(Fill("fill", e.exec_time_ms * NS_PER_MS, key, key[0], cid, e.side, float(e.exec_price), qty,
+                            float(e.exec_fee), "maker" if e.is_maker else "taker", self._mid()))
+        self.stats.fills += 1
+        if recovered:
+            self.stats.recovered_fills += 1
+
+    def _on_order(self, o: OrderState) -> None:
+        cid = self._by_link.get(o.order_link_id)
+        if cid is None:
+            return
+        t = self.orders[cid]
+        t.order_id = o.order_id
+        if float(o.cum_exec_qty) > t.filled + 1e-12:
+            # The exchange reports more filled than the executions we saw: one was lost on the
+            # way (a dropped push). The execution list has it.
+            self._recover_executions(order_link_id=t.link_id)
+        if o.status in ("New", "PartiallyFilled", "Filled") and not t.accepted:
+            self._update(t, "accepted")
+        elif o.status == "Rejected" and not t.final:
+            self._update(t, "rejected", o.reject_reason)
+        elif o.status in ("Cancelled", "PartiallyFilledCanceled", "Deactivated") and not t.final:
+            if not t.accepted:
+                self._update(t, "accepted")
+            if t.cancel_requested:
+                self._update(t, "cancelled", o.cancel_type)
+            else:
+                # Our lifecycle has no exchange-initiated cancel: never guess, halt and say so.
+                self._halt(f"order {cid} cancelled by the exchange ({o.cancel_type})", "order_cancelled_by_exchange")
+                t.final = True
+
+    # -- the collector ----------------------------------------------------------------------
+    def pump(self, timeout: float) -> bool:
+        """Handles what the streams delivered (waiting up to `timeout` for the first message)
+        and keeps the connections up. True when it scheduled adapter events."""
+        before = self._seq
+        try:
+            first = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            first = None
+        batch = [first] if first is not None else []
+        while len(batch) < 5000:
+            try:
+                batch.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        for channel, msg in batch:
+            try:
+                self._dispatch(channel, msg)
+            except BybitMessageError as e:
+                self.stats.parse_errors += 1
+                self._alert("bad_message", f"bybit {channel}: {e}")
+        now = time.monotonic()  # sim-determinism: allowed (connection supervision)
+        if now - self._last_supervise > 0.2:
+            self._last_supervise = now
+            self.supervisor.check()
+        return self._seq != before
+
+    def _dispatch(self, channel: str, msg: dict[str, Any]) -> None:
+        topic = msg.get("topic")
+        if not topic:
+            return  # acks and pongs
+        kind, _symbol = topic_kind(str(topic))
+        if channel != "private":
+            if self._stale:
+                self._stale = False
+                log.warning("bybit: market data resumed")
+            if kind == "publicTrade":
+                for tr in parse_public_trades(msg):
+                    tid = int(tr.trade_id) if tr.trade_id.isdigit() else int(hashlib.sha1(tr.trade_id.encode()).hexdigest()[:15], 16)
+                    self.feed.trade(tr.ts_ms * NS_PER_MS, float(tr.price), float(tr.size), tr.side, tid)
+            elif kind == "orderbook":
+                top = parse_orderbook_top(msg)
+                if top.update_id == self._last_book_u:
+                    self.feed.seen(top.ts_ms * NS_PER_MS)  # Bybit's unchanged re-send: time only
+                elif None not in (top.bid_px, top.ask_px, top.bid_sz, top.ask_sz):
+                    self._last_book_u = top.update_id
+                    self.feed.quote(top.ts_ms * NS_PER_MS, float(top.bid_px), float(top.bid_sz),  # type: ignore[arg-type]
+                                    float(top.ask_px), float(top.ask_sz))  # type: ignore[arg-type]
+            return
+        if kind == "execution":
+            for e in parse_execution_push(msg):
+                self._on_execution(e, recovered=False)
+        elif kind == "order":
+            for o in parse_order_push(msg):
+                self._on_order(o)
+        elif kind == "position":
+            for p in parse_position_push(msg):
+                if p.symbol == self.s.symbol:
+                    self.exchange_position = float(p.signed_size)
+        elif kind == "wallet":
+            for w in parse_wallet_push(msg):
+                if w.total_equity is not None:
+                    self.wallet_equity = float(w.total_equity)
+
+    # -- supervision and reconciliation -------------------------------------------------------
+    def _down(self, stream: Stream, reason: str) -> None:
+        if stream is self.public and reason == "silent":
+            if not self._stale:
+                self._stale = True
+                self.stats.stale_alerts += 1
+                self._alert("data_stale", f"no market data from bybit for more than {self.s.stale_after_s:g} s")
+        log.warning("bybit %s stream %s; rebuilding", stream.channel, reason)
+
+    def _rebuilt(self, stream: Stream) -> None:
+        self.stats.reconnects += 1
+        self.reconcile(f"{stream.channel} stream rebuilt")
+
+    def _fetch_position(self) -> float:
+        rows, _ = parse_positions(self.rest.call("get_positions", "position/list", category=self.s.category,
+                                                 symbol=self.s.symbol))
+        return float(sum((p.signed_size for p in rows if p.symbol == self.s.symbol), Decimal(0)))
+
+    def reconcile(self, why: str) -> None:
+        """REST catch-up: missed executions, order states, then the position check."""
+        self.stats.reconciliations += 1
+        # Drain what already arrived first, so live and REST copies meet in `seen_exec`.
+        self.pump(0.0)
+        for _ in range(3):
+            before = self._fetch_position()
+            self._recover_executions()
+            after = self._fetch_position()
+            if before == after:
+                break
+        self.exchange_position = after
+        self._recover_orders()
+        self._check_position(why)
+
+    def _recover_executions(self, order_link_id: str | None = None) -> None:
+        found: list[Execution] = []
+        cursor = ""
+        while True:
+            res = self.rest.call("get_executions", "execution/list", category=self.s.category, symbol=self.s.symbol,
+                                 orderLinkId=order_link_id, limit=100, cursor=cursor or None)
+            rows, cursor = parse_executions(res)
+            found += rows
+            if not cursor or not rows:
+                break
+        for e in sorted(found, key=lambda x: (x.exec_time_ms, x.seq or 0, x.exec_id)):
+            self._on_execution(e, recovered=True)
+
+    def _recover_orders(self) -> None:
+        for t in self.orders.values():
+            if t.final:
+                continue
+            res = self.rest.call("get_open_orders", "order/realtime", category=self.s.category, symbol=self.s.symbol,
+                                 orderLinkId=t.link_id)
+            rows, _ = parse_orders(res)
+            for o in rows:
+                self._on_order(o)
+
+    def _check_position(self, why: str) -> None:
+        ex = self.exchange_position
+        if ex is None:
+            return
+        if abs(ex - self.our_position) > self.s.position_tolerance:
+            self._halt(f"exchange position {ex:g} != ours {self.our_position:g} ({why})", "position_mismatch")
+
+    def _halt(self, reason: str, kind: str) -> None:
+        if self.halted is None:
+            self.halted = reason
+            self._alert(kind, f"{reason}; trading halted until an operator resolves it")

@@ -1,0 +1,114 @@
+"""`sim emulator SCENARIO --port N`: serve a scenario as a Bybit v5 exchange on 127.0.0.1.
+
+The scenario's `emulator:` block (optional) sets the replay and scripts faults:
+
+    emulator:
+      speed: 60                      # market time runs 60x real time once paced
+      fast_until: "2024-03-01T03:50:00Z"   # before this, replay as fast as the clients read
+      faults:                        # see adapters/emulator/faults.py
+        - {kind: disconnect, stream: private, at: "2024-03-01T04:05:00Z"}
+
+Command-line options override it. API keys accepted: `--api-key/--api-secret`, else the
+environment's BYBIT_API_KEY / BYBIT_API_SECRET, else the emulator's own test pair
+(`EMULATOR_KEY`/`EMULATOR_SECRET`) — it is a loopback fake holding no money.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from sim.errors import UserInputError
+
+EMULATOR_KEY = "emulator-api-key"
+EMULATOR_SECRET = "emulator-api-secret"
+EMULATOR_KEYS = ("speed", "fast_until", "faults", "start_on_subscribe")
+
+
+def _time_ns(value: Any, origin: str) -> int:
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise UserInputError(f"{origin}: fast_until: not an ISO-8601 time: {value!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000) * 1_000_000
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="scenario id (group/name) or path to its YAML")
+    p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port, printed on start)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
+    p.add_argument("--speed", type=float, help="market time per real time once paced (default 60)")
+    p.add_argument("--fast-until", metavar="TIME", help="replay as fast as clients read until this market time")
+    p.add_argument("--start", choices=("subscribe", "now"), default=None,
+                   help="start the replay at the first public subscription (default) or at once")
+    p.add_argument("--api-key")
+    p.add_argument("--api-secret")
+    p.add_argument("--rate-limit-scale", type=float, default=1.0, help="multiply Bybit's per-second limits")
+
+
+def build(args: argparse.Namespace) -> Any:
+    from adapters.emulator.auth import KeyStore
+    from adapters.emulator.exchange import EmulatedExchange
+    from adapters.emulator.faults import FaultPlan
+    from adapters.emulator.server import Emulator, EmulatorSettings
+    from sim.scenario.manifest import load_scenario
+
+    sc = load_scenario(args.scenario)
+    block = dict(sc.spec.emulator or {})
+    unknown = sorted(set(block) - set(EMULATOR_KEYS))
+    if unknown:
+        raise UserInputError(f"{sc.path}: emulator.{unknown[0]}: unknown key (known: {', '.join(EMULATOR_KEYS)})")
+    speed = args.speed if args.speed is not None else float(block.get("speed", 60.0))
+    if speed <= 0:
+        raise UserInputError(f"{sc.path}: emulator speed must be positive, got {speed}")
+    fast = args.fast_until if args.fast_until is not None else block.get("fast_until")
+    start = args.start or ("subscribe" if block.get("start_on_subscribe", True) else "now")
+    try:
+        plan = FaultPlan.from_config(list(block.get("faults") or []), origin=str(sc.path))
+    except ValueError as e:
+        raise UserInputError(str(e)) from None
+    key = args.api_key or os.environ.get("BYBIT_API_KEY") or EMULATOR_KEY
+    secret = args.api_secret or os.environ.get("BYBIT_API_SECRET") or EMULATOR_SECRET
+    settings = EmulatorSettings(speed=speed, fast_until_ns=_time_ns(fast, str(sc.path)) if fast else None,
+                                start_on_subscribe=start == "subscribe", rate_limit_scale=args.rate_limit_scale)
+    return Emulator(EmulatedExchange(sc), KeyStore.from_pairs([(key, secret)]), settings, plan)
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    import socket
+
+    import uvicorn
+
+    from adapters.emulator.server import create_app
+
+    emulator = build(args)
+    if args.start == "now":
+        emulator.start_now = True
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as e:
+        raise UserInputError(f"cannot bind {args.host}:{args.port}: {e.strerror}") from None
+    port = sock.getsockname()[1]
+    print(f"emulator listening on http://{args.host}:{port} (ws://{args.host}:{port}/v5/...)", flush=True)
+    config = uvicorn.Config(create_app(emulator), log_level="warning", ws="websockets-sansio", lifespan="on",
+                            ws_ping_interval=None)
+    server = uvicorn.Server(config)
+    if getattr(emulator, "start_now", False):
+        emulator.start()
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    except KeyboardInterrupt:
+        pass
+    print("emulator stopped", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,397 @@
+"""The emulated exchange: a scenario's market replayed through the same Rust matching engine the
+simulated adapter uses, with Bybit's order API on top.
+
+Two clocks, as at a real exchange seen through a replay:
+- **market time** — the scenario's time. It stamps market data, orders' lives and executions;
+  the replay moves it forward (`advance`).
+- **API time** — the wall clock, for what Bybit checks against the client's own clock: request
+  timestamps, `/v5/market/time`, rate-limit windows (see `server`).
+
+Order calls are answered at the current market time: the order goes into the engine, the engine
+is advanced to that same instant, and what it decided (accepted, rejected, cancelled) is known
+before the REST reply leaves, as at Bybit. Fills come later, when the replay reaches the quote or
+print that fills them. Everything that happens is returned as private messages for the server to
+push (`order`, `execution`, `position`, `wallet`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from adapters.simulated import SlippageModel
+from sim.config import Config, load_config
+from sim.events import NS_PER_MS, Fill, Funding, KlineClose, MinuteClose, OrderUpdate
+from sim.market import MarketFeed
+from sim.scenario.manifest import LoadedScenario
+from sim.scenario.sources import build_sources
+
+from .account import EmExecution, EmOrder, EmPosition, Wallet, num
+from .tape import Published, Tape, TeeSource
+
+LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+
+
+class ApiError(Exception):
+    """A business error: Bybit answers it with HTTP 200 and this retCode."""
+
+    def __init__(self, ret_code: int, ret_msg: str) -> None:
+        super().__init__(f"{ret_code}: {ret_msg}")
+        self.ret_code, self.ret_msg = ret_code, ret_msg
+
+
+def _dec(params: dict[str, Any], key: str, *, required: bool = True) -> Decimal | None:
+    v = params.get(key)
+    if v is None or v == "":
+        if required:
+            raise ApiError(10001, f"params error: {key} is required")
+        return None
+    try:
+        d = Decimal(str(v))
+    except InvalidOperation:
+        raise ApiError(10001, f"params error: {key} invalid: {v!r}") from None
+    if not d.is_finite():
+        raise ApiError(10001, f"params error: {key} invalid: {v!r}")
+    return d
+
+
+class EmulatedExchange:
+    """One account on one linear instrument of a scenario (the amt setting)."""
+
+    category = "linear"
+
+    def __init__(self, sc: LoadedScenario, overrides: dict[str, Any] | None = None) -> None:
+        spec = sc.spec
+        self.scenario = sc
+        self.config: Config = load_config(overrides={**spec.config, **(overrides or {})}, origin=sc.path)
+        self.symbol = spec.instrument.symbol
+        self.tick = Decimal(repr(spec.instrument.tick_size))
+        self.qty_step = Decimal(repr(spec.instrument.qty_step))
+        self.start_ns, self.end_ns = spec.window.start_ns, spec.window.end_ns
+        self.tees = [TeeSource(s, self.start_ns, self.end_ns) for s in build_sources(sc)]
+        self.feed = MarketFeed(
+            self.tees, start_ns=self.start_ns, end_ns=self.end_ns, tick_size=spec.instrument.tick_size,
+            taker_fee_bps=self.config.taker_fee_bps, maker_fee_bps=self.config.maker_fee_bps,
+            on_bad_rows=spec.on_bad_rows, features=self.config.feature_params(),
+            funding=sc.funding_schedule(self.config.funding_rate_8h_bps),
+        )
+        # The exchange cannot know an order's intent; the config's entry and exit slippage are
+        # equal by default, and the entry figure is used for every market order.
+        self.slippage = SlippageModel(self.config.slippage_ticks_entry).ticks("entry")
+        self.tape = Tape(self.tees, self.symbol, self.category)
+        self.market_ns = self.start_ns
+        self.orders: dict[str, EmOrder] = {}  # by orderId, in creation order
+        self._by_link: dict[str, EmOrder] = {}
+        self._by_engine: dict[str, EmOrder] = {}  # engine order key -> order (amends add keys)
+        self._superseded: set[str] = set()  # engine keys an amend replaced
+        self._current_key: dict[str, str] = {}  # orderId -> its live engine key
+        self.executions: list[EmExecution] = []
+        self.position = EmPosition(self.category, self.symbol)
+        self.wallet = Wallet(self.config.initial_equity, [self.position])
+        self.orders_accepted = 0
+        self._n_orders = 0
+        self._n_engine = 0
+        self._seq = 0
+        self.mark = float("nan")
+
+    # -- instruments ------------------------------------------------------------------------
+    def instrument(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": "BTC",
+            "quoteCoin": "USDT", "settleCoin": "USDT", "launchTime": "1584230400000", "deliveryTime": "0",
+            "deliveryFeeRate": "", "priceScale": str(max(-self.tick.as_tuple().exponent, 0)),  # type: ignore[operator]
+            "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+            "priceFilter": {"minPrice": num(self.tick), "maxPrice": "1999999.80", "tickSize": num(self.tick)},
+            "lotSizeFilter": {"maxOrderQty": "1190.000", "minOrderQty": num(self.qty_step),
+                              "qtyStep": num(self.qty_step), "postOnlyMaxOrderQty": "1190.000",
+                              "maxMktOrderQty": "500.000", "minNotionalValue": "5"},
+            "unifiedMarginTrade": True, "fundingInterval": 480,
+            "copyTrading": "both", "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375",
+            "isPreListing": False, "preListingInfo": None, "symbolType": "",
+        }
+
+    def fee_rate(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "baseCoin": "", "takerFeeRate": num(self.config.taker_fee_bps / 10_000),
+                "makerFeeRate": num(self.config.maker_fee_bps / 10_000)}
+
+    # -- the replay -------------------------------------------------------------------------
+    def advance(self, to_ns: int) -> list[Published]:
+        """Moves market time to `to_ns`: the engine's events and the tape up to then, as messages."""
+        to_ns = max(to_ns, self.market_ns)
+        out: list[Published] = []
+        while True:
+            events = self.feed.advance_to(to_ns)
+            if not events:
+                break
+            for ev in events:
+                out += self._on_engine_event(ev)
+        self.market_ns = to_ns
+        q = self.feed.engine.last_quote()
+        if q is not None:
+            self.mark = (q[1] + q[3]) / 2
+        return self.tape.take_until(to_ns) + out
+
+    def _on_engine_event(self, ev: Any) -> list[Published]:
+        if isinstance(ev, OrderUpdate):
+            return self._on_update(ev)
+        if isinstance(ev, Fill):
+            return self._on_fill(ev)
+        if isinstance(ev, Funding):
+            return self._on_funding(ev)
+        if isinstance(ev, (MinuteClose, KlineClose)):
+            return []
+        return []
+
+    def _ms(self, ts_ns: int) -> int:
+        return ts_ns // NS_PER_MS
+
+    def _on_update(self, ev: OrderUpdate) -> list[Published]:
+        o = self._by_engine[ev.order_id]
+        if ev.order_id in self._superseded:
+            return []  # the cancel half of an amend: the order lives on under its new engine key
+        o.updated_ms = self._ms(ev.ts_ns)
+        if ev.status == "accepted":
+            if o.status == "Created":
+                o.status = "New"
+                self.orders_accepted += 1
+        elif ev.status == "rejected":
+            o.status, o.reject_reason = "Rejected", "EC_NoImmediateQtyToFill" if not ev.reason else ev.reason
+        elif ev.status == "cancelled":
+            o.status, o.cancel_type = "Cancelled", "CancelByUser"
+        else:
+            return []  # cancel_rejected: the REST reply carries it
+        return [self._order_msg(o)]
+
+    def _on_fill(self, ev: Fill) -> list[Published]:
+        o = self._by_engine[ev.order_id]
+        ms = self._ms(ev.ts_ns)
+        o.cum_qty += ev.qty
+        o.cum_value += ev.price * ev.qty
+        o.cum_fee += ev.fee
+        o.status = "Filled" if o.cum_qty >= float(o.qty) - 1e-12 else "PartiallyFilled"
+        o.updated_ms = ms
+        closed = self.position.apply(ev.side, ev.price, ev.qty)
+        self.wallet.balance += -ev.fee
+        self._seq += 1
+        self.position.updated_ms, self.position.seq = ms, self._seq
+        fee_bps = self.config.maker_fee_bps if ev.liquidity == "maker" else self.config.taker_fee_bps
+        ex = EmExecution(self._exec_id(), o, self.category, self.symbol, ev.side, ev.price, ev.qty, ev.fee,
+                         fee_bps / 10_000, ev.liquidity == "maker", "Trade", ms, self.mark, self._seq, closed)
+        self.executions.append(ex)
+        self._settle_realised()
+        return [self._exec_msg([ex]), self._order_msg(o), self._position_msg(), self._wallet_msg()]
+
+    def _settle_realised(self) -> None:
+        # Realised PnL moves into the wallet as it is made, as in a unified account.
+        self.wallet.balance += self.position.realised
+        self.position.realised = 0.0
+
+    def _on_funding(self, ev: Funding) -> list[Published]:
+        if self.position.size == 0.0:
+            return []
+        mark = ev.mark if ev.mark == ev.mark else self.mark
+        paid = self.position.size * mark * ev.rate
+        self.wallet.balance -= paid
+        self._seq += 1
+        side = 1 if self.position.size > 0 else -1
+        ex = EmExecution(self._exec_id(), None, self.category, self.symbol, side, mark, abs(self.position.size),
+                         paid, ev.rate, False, "Funding", self._ms(ev.ts_ns), mark, self._seq)
+        self.executions.append(ex)
+        return [self._exec_msg([ex]), self._wallet_msg()]
+
+    def _exec_id(self) -> str:
+        return str(uuid.UUID(int=(1 << 127) | (len(self.executions) + 1)))
+
+    # -- private messages -------------------------------------------------------------------
+    def _private(self, topic: str, data: list[dict[str, Any]]) -> Published:
+        self._seq += 1
+        ms = self._ms(self.market_ns)
+        return Published("private", topic, {"id": f"{topic}-{self._seq}", "topic": topic, "creationTime": ms,
+                                            "data": data}, ms)
+
+    def _order_msg(self, o: EmOrder) -> Published:
+        return self._private("order", [o.wire()])
+
+    def _exec_msg(self, exs: list[EmExecution]) -> Published:
+        return self._private("execution", [e.wire() for e in exs])
+
+    def _position_msg(self) -> Published:
+        return self._private("position", [self.position.wire(self.mark)])
+
+    def _wallet_msg(self) -> Published:
+        return self._private("wallet", [self.wallet.wire({self.symbol: self.mark})])
+
+    # -- the order API ----------------------------------------------------------------------
+    def _check_symbol(self, params: dict[str, Any]) -> None:
+        if params.get("category") != self.category:
+            raise ApiError(10001, f"params error: category {params.get('category')!r} has no instrument here")
+        if params.get("symbol") != self.symbol:
+            raise ApiError(10001, f"params error: symbol invalid: {params.get('symbol')!r}")
+
+    def _find(self, params: dict[str, Any]) -> EmOrder:
+        oid, link = params.get("orderId"), params.get("orderLinkId")
+        o = self.orders.get(oid) if oid else self._by_link.get(link) if link else None
+        if oid is None and link is None:
+            raise ApiError(10001, "params error: orderId or orderLinkId is required")
+        if o is None or not o.is_open:
+            raise ApiError(110001, "order not exists or too late to cancel")
+        return o
+
+    def _engine_key(self, o: EmOrder) -> tuple[str, int]:
+        self._n_engine += 1
+        key = f"{o.order_id}#{self._n_engine}"
+        n = self.feed.register_order_id(key)
+        self._by_engine[key] = o
+        self._current_key[o.order_id] = key
+        return key, n
+
+    def _settle(self) -> list[Published]:
+        """Runs the engine to the current market instant (acks, cancels) and reports it."""
+        return self.advance(self.market_ns)
+
+    def create_order(self, params: dict[str, Any], rejection: tuple[int, str] | None = None) -> tuple[dict[str, Any], list[Published]]:
+        self._check_symbol(params)
+        side = {"Buy": 1, "Sell": -1}.get(params.get("side"))  # type: ignore[arg-type]
+        if side is None:
+            raise ApiError(10001, f"params error: side invalid: {params.get('side')!r}")
+        otype = params.get("orderType")
+        if otype not in ("Limit", "Market"):
+            raise ApiError(10001, f"params error: orderType invalid: {otype!r}")
+        qty = _dec(params, "qty")
+        assert qty is not None
+        if qty <= 0 or qty % self.qty_step != 0:
+            raise ApiError(10001, f"params error: qty {params['qty']} is not a positive multiple of {self.qty_step}")
+        price = _dec(params, "price", required=otype == "Limit") if otype == "Limit" else None
+        if price is not None and (price <= 0 or price % self.tick != 0):
+            raise ApiError(10001, f"params error: price {params['price']} is not a positive multiple of {self.tick}")
+        link = params.get("orderLinkId") or ""
+        if link:
+            if not LINK_ID.match(link):
+                raise ApiError(10001, f"params error: orderLinkId invalid: {link!r}")
+            if link in self._by_link:
+                raise ApiError(110072, "OrderLinkedID is duplicate")
+        if rejection is not None:
+            raise ApiError(*rejection)
+        self._n_orders += 1
+        order_id = str(uuid.UUID(int=self._n_orders))
+        tif = params.get("timeInForce") or ("IOC" if otype == "Market" else "GTC")
+        o = EmOrder(order_id, link, self.category, self.symbol, side, otype, price, qty, tif,
+                    bool(params.get("reduceOnly", False)), self._ms(self.market_ns), 0)
+        self.orders[order_id] = o
+        if link:
+            self._by_link[link] = o
+        key, n = self._engine_key(o)
+        o.engine_id = n
+        self.feed.engine.submit_order(n, side, "limit" if otype == "Limit" else "market", float(qty), self.market_ns,
+                                      limit_px=float(price) if price is not None else float("nan"),
+                                      slippage_ticks=self.slippage)
+        msgs = self._settle()
+        return {"orderId": order_id, "orderLinkId": link}, msgs
+
+    def cancel_order(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Published]]:
+        self._check_symbol(params)
+        o = self._find(params)
+        self.feed.engine.cancel_order(o.engine_id, self.market_ns)
+        msgs = self._settle()
+        if o.status != "Cancelled":
+            raise ApiError(110001, "order not exists or too late to cancel")
+        return {"orderId": o.order_id, "orderLinkId": o.link_id}, msgs
+
+    def cancel_all(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Published]]:
+        if params.get("category") != self.category:
+            raise ApiError(10001, "params error: category")
+        done, msgs = [], []
+        for o in list(self.orders.values()):
+            if o.is_open and params.get("symbol") in (None, o.symbol):
+                self.feed.engine.cancel_order(o.engine_id, self.market_ns)
+                msgs += self._settle()
+                if o.status == "Cancelled":
+                    done.append({"orderId": o.order_id, "orderLinkId": o.link_id})
+        return {"list": done, "success": "1"}, msgs
+
+    def amend_order(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Published]]:
+        """Price and quantity changes: the engine order is replaced (losing its queue place, as
+        at Bybit for a price change); the Bybit order keeps its ids and its fills."""
+        self._check_symbol(params)
+        o = self._find(params)
+        if o.order_type != "Limit":
+            raise ApiError(10001, "params error: only a resting limit order can be amended")
+        qty = _dec(params, "qty", required=False)
+        price = _dec(params, "price", required=False)
+        if qty is None and price is None:
+            raise ApiError(10001, "params error: nothing to amend")
+        new_qty = qty if qty is not None else o.qty
+        new_price = price if price is not None else o.price
+        assert new_price is not None
+        if new_qty % self.qty_step != 0 or new_qty <= Decimal(repr(o.cum_qty)):
+            raise ApiError(110010, "order qty is not bigger than its filled qty or not a multiple of the step")
+        if new_price <= 0 or new_price % self.tick != 0:
+            raise ApiError(10001, f"params error: price {new_price} is not a positive multiple of {self.tick}")
+        self._superseded.add(self._current_key[o.order_id])
+        self.feed.engine.cancel_order(o.engine_id, self.market_ns)
+        o.qty, o.price = new_qty, new_price
+        key, n = self._engine_key(o)
+        o.engine_id = n
+        self.feed.engine.submit_order(n, o.side, "limit", float(new_qty) - o.cum_qty, self.market_ns,
+                                      limit_px=float(new_price), slippage_ticks=self.slippage)
+        msgs = self._settle()
+        o.updated_ms = self._ms(self.market_ns)
+        return {"orderId": o.order_id, "orderLinkId": o.link_id}, msgs + [self._order_msg(o)]
+
+    # -- queries ----------------------------------------------------------------------------
+    def query_orders(self, params: dict[str, Any], *, history: bool) -> list[dict[str, Any]]:
+        oid, link, sym = params.get("orderId"), params.get("orderLinkId"), params.get("symbol")
+        open_only = str(params.get("openOnly", "0")) == "0" and not history
+        rows = []
+        for o in reversed(list(self.orders.values())):  # newest first
+            if (oid and o.order_id != oid) or (link and o.link_id != link) or (sym and o.symbol != sym):
+                continue
+            if history and o.is_open:
+                continue
+            if open_only and not o.is_open and not (oid or link):
+                continue
+            rows.append(o.wire())
+        return rows
+
+    def query_executions(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        oid, link, sym = params.get("orderId"), params.get("orderLinkId"), params.get("symbol")
+        start, end = params.get("startTime"), params.get("endTime")
+        etype = params.get("execType")
+        rows = []
+        for e in reversed(self.executions):  # newest first
+            o = e.order
+            if (oid and (o is None or o.order_id != oid)) or (link and (o is None or o.link_id != link)):
+                continue
+            if (sym and e.symbol != sym) or (etype and e.exec_type != etype):
+                continue
+            if (start and e.time_ms < int(start)) or (end and e.time_ms > int(end)):
+                continue
+            rows.append(e.wire())
+        return rows
+
+    def query_positions(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if params.get("symbol") not in (None, self.symbol):
+            return []
+        return [self.position.wire(self.mark)]
+
+    def wallet_balance(self) -> dict[str, Any]:
+        return self.wallet.wire({self.symbol: self.mark})
+
+    def ticker(self) -> dict[str, Any]:
+        top = self.tape.last_top
+        bid, ask = (top["b"][0], top["a"][0]) if top else (["", ""], ["", ""])
+        last = self.tape.recent_trades[-1]["p"] if self.tape.recent_trades else ""
+        mark = num(self.mark) if self.mark == self.mark else ""
+        return {"symbol": self.symbol, "lastPrice": last, "indexPrice": mark, "markPrice": mark,
+                "bid1Price": bid[0], "bid1Size": bid[1], "ask1Price": ask[0], "ask1Size": ask[1],
+                "fundingRate": "", "nextFundingTime": "", "fundingIntervalHour": "8", "volume24h": "",
+                "turnover24h": "", "openInterest": "", "deliveryTime": "0"}
+
+    def state(self) -> dict[str, Any]:
+        """What the control endpoint reports: the truth tests compare a client's view with."""
+        return {"market_ms": self._ms(self.market_ns), "position": self.position.wire(self.mark),
+                "wallet": self.wallet.wire({self.symbol: self.mark}),
+                "orders": [o.wire() for o in self.orders.values()],
+                "executions": len(self.executions), "orders_accepted": self.orders_accepted}

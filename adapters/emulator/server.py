@@ -1,0 +1,356 @@
+"""The emulator's server: Bybit v5 REST and WebSockets on 127.0.0.1 over an `EmulatedExchange`.
+
+One asyncio loop runs everything — the REST handlers, the WebSocket sessions and the replay
+task — so the exchange is only ever touched by one piece of code at a time. Paths, envelopes,
+signatures, timestamp windows, retCodes and rate-limit headers are Bybit's (see
+shared/reference/bybit-v5.md), so unmodified pybit talks to it once its base URL points here.
+
+The replay starts `START_AFTER_SUBSCRIBE_S` after the first public subscription is acknowledged
+(or on `POST /emulator/start`): a recording has a beginning, and a client that connects late —
+or is still subscribing to its other topics, one request per topic with pybit — would miss it.
+Before `fast_until` (market time) it runs as fast as the subscribers read; after that, at
+`speed`× real time. Market time keeps running past the end of the data, with the level-1 book
+re-sent every 3 s as Bybit does, so a client's clock keeps moving.
+
+Control endpoints (not part of Bybit, unsigned, loopback only): `GET /emulator/state`,
+`POST /emulator/start`, `POST /emulator/faults` (a fault to fire now, see `faults`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+
+from sim.events import NS_PER_MS
+
+from .auth import KeyStore, check_rest, check_ws_auth
+from .exchange import ApiError, EmulatedExchange
+from .faults import FaultPlan, FaultSpec
+from .ratelimit import RATE_LIMIT_CODE, RateLimiter
+from .tape import Published
+
+BOOK_REPUSH_MS = 3000
+START_AFTER_SUBSCRIBE_S = 1.0
+SUBSCRIBE_ACK_DELAY_S = 0.05  # pybit registers a subscription only after sending it (see pybit notes)
+FAST_FORWARD_STEP_NS = 5 * 1_000_000_000
+FAST_FORWARD_BACKLOG = 500  # messages a subscriber may have queued before the fast-forward waits
+
+PUBLIC_CHANNELS = ("linear", "spot", "inverse")
+PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+
+
+def wall_ms() -> int:
+    return time.time_ns() // NS_PER_MS  # sim-determinism: allowed (the API clock is the wall clock)
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    speed: float = 60.0
+    fast_until_ns: int | None = None
+    start_on_subscribe: bool = True
+    rate_limit_scale: float = 1.0
+
+
+@dataclass
+class Session:
+    ws: WebSocket
+    channel: str  # linear | spot | inverse | private
+    topics: set[str] = field(default_factory=set)
+    authed: bool = False
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    conn_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+class Emulator:
+    def __init__(self, exchange: EmulatedExchange, keys: KeyStore, settings: EmulatorSettings,
+                 faults: FaultPlan) -> None:
+        self.ex, self.keys, self.settings, self.faults = exchange, keys, settings, faults
+        self.limiter = RateLimiter(scale=settings.rate_limit_scale)
+        self.sessions: list[Session] = []
+        self.started = asyncio.Event()
+        self._replay_task: asyncio.Task[None] | None = None
+        self._last_repush_ms = 0
+        self.log: list[str] = []
+
+    # -- REST -------------------------------------------------------------------------------
+    def envelope(self, result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
+        return {"retCode": code, "retMsg": msg, "result": result if result is not None else {},
+                "retExtInfo": {}, "time": wall_ms()}
+
+    async def rest(self, request: Request) -> JSONResponse:
+        path = request.url.path
+        raw_query = request.url.query
+        body = (await request.body()).decode()
+        private = not path.startswith("/v5/market/")
+        who = request.client.host if request.client else "?"
+        now = wall_ms()
+        params: dict[str, Any]
+        if request.method == "GET":
+            params = {k: v for k, v in (p.split("=", 1) for p in raw_query.split("&") if "=" in p)}
+        else:
+            try:
+                params = json.loads(body) if body else {}
+            except json.JSONDecodeError:
+                return JSONResponse(self.envelope({}, 10001, "params error: body is not JSON"))
+        if private:
+            auth = check_rest(request.headers, raw_query if request.method == "GET" else body, now, self.keys)
+            if not auth.ok:
+                return JSONResponse(self.envelope({}, auth.ret_code, auth.ret_msg))
+            who = auth.api_key or who
+        decision = self.limiter.check(who, path, now)
+        headers = decision.headers()
+        if not decision.allowed:
+            return JSONResponse(self.envelope({}, RATE_LIMIT_CODE, "Too many visits. Exceeded the API Rate Limit."),
+                                headers=headers)
+        try:
+            result, msgs = self.route(request.method, path, params)
+        except ApiError as e:
+            return JSONResponse(self.envelope({}, e.ret_code, e.ret_msg), headers=headers)
+        if msgs:
+            self.publish(msgs)
+        return JSONResponse(self.envelope(result), headers=headers)
+
+    def route(self, method: str, path: str, p: dict[str, Any]) -> tuple[Any, list[Published]]:
+        ex = self.ex
+        cat = p.get("category", "linear")
+        listing = lambda rows: ({"category": cat, "list": rows, "nextPageCursor": ""}, [])  # noqa: E731
+        if method == "GET":
+            if path == "/v5/market/time":
+                ns = time.time_ns()  # sim-determinism: allowed (server time is the wall clock)
+                return {"timeSecond": str(ns // 10**9), "timeNano": str(ns)}, []
+            if path == "/v5/market/instruments-info":
+                rows = [ex.instrument()] if cat == ex.category and p.get("symbol") in (None, ex.symbol) else []
+                return listing(rows)
+            if path == "/v5/market/tickers":
+                return listing([ex.ticker()] if cat == ex.category else [])
+            if path == "/v5/market/orderbook":
+                top = ex.tape.last_top or {"s": ex.symbol, "b": [], "a": [], "u": 0, "seq": 0}
+                return {**top, "ts": ex.market_ns // NS_PER_MS, "cts": ex.market_ns // NS_PER_MS}, []
+            if path == "/v5/market/recent-trade":
+                rows = [{"execId": t["i"], "symbol": t["s"], "price": t["p"], "size": t["v"], "side": t["S"],
+                         "time": str(t["T"]), "isBlockTrade": False, "isRPITrade": False, "seq": str(t["seq"])}
+                        for t in reversed(ex.tape.recent_trades[-int(p.get("limit", 500)):])]
+                return listing(rows)
+            if path == "/v5/market/kline":
+                rows = [[str(k["start"]), k["open"], k["high"], k["low"], k["close"], k["volume"], k["turnover"]]
+                        for k in reversed(ex.tape.klines[-int(p.get("limit", 200)):])]
+                return {"category": cat, "symbol": ex.symbol, "list": rows}, []
+            if path == "/v5/market/funding/history":
+                return listing([])
+            if path in ("/v5/order/realtime", "/v5/order/history"):
+                return listing(ex.query_orders(p, history=path.endswith("history"))[: int(p.get("limit", 50))])
+            if path == "/v5/execution/list":
+                return listing(ex.query_executions(p)[: int(p.get("limit", 50))])
+            if path == "/v5/position/list":
+                return listing(ex.query_positions(p))
+            if path == "/v5/account/wallet-balance":
+                return {"list": [ex.wallet_balance()]}, []
+            if path == "/v5/account/fee-rate":
+                return {"list": [ex.fee_rate()] if p.get("symbol") in (None, ex.symbol) else []}, []
+            if path == "/v5/account/info":
+                return {"unifiedMarginStatus": 5, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False,
+                        "spotHedgingStatus": "OFF", "updatedTime": "0", "dcpStatus": "OFF", "timeWindow": 0,
+                        "smpGroup": 0}, []
+        else:
+            if path == "/v5/order/create":
+                return ex.create_order(p, self.faults.next_order_rejection())
+            if path == "/v5/order/amend":
+                return ex.amend_order(p)
+            if path == "/v5/order/cancel":
+                return ex.cancel_order(p)
+            if path == "/v5/order/cancel-all":
+                return ex.cancel_all(p)
+            if path == "/v5/position/set-leverage":
+                raise ApiError(110043, "leverage not modified")
+        raise ApiError(10017, f"route not found: {method} {path}")
+
+    # -- WebSockets -------------------------------------------------------------------------
+    async def session(self, ws: WebSocket, channel: str) -> None:
+        await ws.accept()
+        s = Session(ws, channel)
+        self.sessions.append(s)
+        sender = asyncio.create_task(self._sender(s))
+        try:
+            while True:
+                msg = json.loads(await ws.receive_text())
+                await self._on_ws_message(s, msg)
+        except (WebSocketDisconnect, RuntimeError, json.JSONDecodeError):
+            pass
+        finally:
+            if s in self.sessions:
+                self.sessions.remove(s)
+            s.queue.put_nowait(None)
+            await asyncio.gather(sender, return_exceptions=True)
+
+    async def _sender(self, s: Session) -> None:
+        while True:
+            text = await s.queue.get()
+            if text is None:
+                return
+            try:
+                await s.ws.send_text(text)
+            except Exception:  # the peer went away; the session loop cleans up
+                return
+
+    def _send(self, s: Session, body: dict[str, Any]) -> None:
+        s.queue.put_nowait(json.dumps(body, separators=(",", ":")))
+
+    async def _on_ws_message(self, s: Session, msg: dict[str, Any]) -> None:
+        op, req_id = msg.get("op"), msg.get("req_id")
+        private = s.channel == "private"
+        if op == "ping":
+            if private:
+                self._send(s, {"req_id": req_id or "", "op": "pong", "args": [str(wall_ms())], "conn_id": s.conn_id})
+            else:
+                self._send(s, {"success": True, "ret_msg": "pong", "conn_id": s.conn_id, "req_id": req_id or "",
+                               "op": "ping"})
+        elif op == "auth" and private:
+            res = check_ws_auth(msg.get("args") or [], wall_ms(), self.keys)
+            s.authed = res.ok
+            self._send(s, {"success": res.ok, "ret_msg": "" if res.ok else res.ret_msg, "op": "auth",
+                           "conn_id": s.conn_id})
+        elif op in ("subscribe", "unsubscribe"):
+            topics = [str(t) for t in msg.get("args") or []]
+            bad = [t for t in topics if not self._valid_topic(s, t)]
+            await asyncio.sleep(SUBSCRIBE_ACK_DELAY_S)
+            if bad:
+                self._send(s, {"success": False, "ret_msg": f"Invalid topic: {bad[0]}" if not private or s.authed
+                               else "Request not authorized", "conn_id": s.conn_id, "req_id": req_id or "", "op": op})
+                return
+            if op == "subscribe":
+                s.topics.update(topics)
+            else:
+                s.topics.difference_update(topics)
+            self._send(s, {"success": True, "ret_msg": "", "conn_id": s.conn_id, "req_id": req_id or "", "op": op})
+            if op == "subscribe" and not private:
+                stale = self.faults.is_stale(self.ex.market_ns // NS_PER_MS)
+                if not stale and self.ex.tape.last_top is not None and f"orderbook.1.{self.ex.symbol}" in topics:
+                    self._send(s, self.ex.tape.book_message(self.ex.market_ns // NS_PER_MS).body)
+                if self.settings.start_on_subscribe and not self.started.is_set():
+                    asyncio.get_running_loop().call_later(START_AFTER_SUBSCRIBE_S, self.start)
+        else:
+            self._send(s, {"success": False, "ret_msg": f"unknown op {op!r}", "conn_id": s.conn_id,
+                           "req_id": req_id or "", "op": op or ""})
+
+    def _valid_topic(self, s: Session, topic: str) -> bool:
+        if s.channel == "private":
+            return s.authed and topic in PRIVATE_TOPICS + tuple(f"{t}.linear" for t in PRIVATE_TOPICS)
+        if s.channel != self.ex.category:
+            return False  # this emulator lists no instrument in that category
+        sym = self.ex.symbol
+        return topic in (f"publicTrade.{sym}", f"orderbook.1.{sym}", f"tickers.{sym}", f"kline.1.{sym}")
+
+    def publish(self, msgs: list[Published]) -> None:
+        stale = self.faults.is_stale(self.ex.market_ns // NS_PER_MS)
+        for m in msgs:
+            public = m.channel != "private"
+            if public and stale:
+                continue
+            stream = "private" if not public else "public"
+            if self.faults.should_drop(stream, m.topic):
+                self.log.append(f"dropped {m.topic} at {m.ts_ms}")
+                continue
+            base = m.topic.split(".")[0]
+            delay = self.faults.delay_for(stream, m.topic, m.ts_ms)
+            for s in list(self.sessions):
+                if s.channel != m.channel:
+                    continue
+                if not (m.topic in s.topics or (m.channel == "private" and f"{base}.linear" in s.topics)):
+                    continue
+                if delay:
+                    asyncio.get_running_loop().call_later(delay / 1000, self._send, s, m.body)
+                else:
+                    self._send(s, m.body)
+
+    # -- replay -----------------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.started.is_set():
+            self.started.set()
+
+    async def replay(self) -> None:
+        await self.started.wait()
+        loop = asyncio.get_running_loop()
+        ex, st = self.ex, self.settings
+        anchor: tuple[float, int] | None = None
+        while True:
+            if st.fast_until_ns is not None and ex.market_ns < st.fast_until_ns:
+                target = min(ex.market_ns + FAST_FORWARD_STEP_NS, st.fast_until_ns)
+                while any(s.queue.qsize() > FAST_FORWARD_BACKLOG for s in self.sessions if s.channel != "private"):
+                    await asyncio.sleep(0.002)
+            else:
+                if anchor is None:
+                    anchor = (loop.time(), ex.market_ns)
+                target = anchor[1] + int((loop.time() - anchor[0]) * st.speed * 1e9)
+            msgs = ex.advance(target)
+            for f in self.faults.due(ex.market_ns // NS_PER_MS, ex.orders_accepted):
+                await self.apply_fault(f)
+            now_ms = ex.market_ns // NS_PER_MS
+            if ex.tape.last_top is not None and now_ms - max(ex.tape.last_book_ms, self._last_repush_ms) >= BOOK_REPUSH_MS:
+                msgs.append(ex.tape.book_message(now_ms))
+                self._last_repush_ms = now_ms
+            self.publish(msgs)
+            await asyncio.sleep(0 if anchor is None else 0.005)
+
+    async def apply_fault(self, f: FaultSpec) -> None:
+        """Faults that act on the server (the rest act per message through the plan)."""
+        self.log.append(f"fault {f.kind} at market {self.ex.market_ns // NS_PER_MS}")
+        if f.kind == "disconnect":
+            stream = getattr(f, "stream", "all")
+            for s in list(self.sessions):
+                if stream == "all" or (stream == "private") == (s.channel == "private"):
+                    try:
+                        await s.ws.close(code=1000)
+                    except Exception:
+                        pass
+        elif f.kind == "rate_limit":
+            # The plan runs on market time; a rate limit is felt in the client's (wall) time.
+            self.limiter.force(f.who, f.path, wall_ms() + int(f.duration_ms))
+
+
+def create_app(emulator: Emulator) -> FastAPI:
+    app = FastAPI(title="Bybit v5 emulator", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.on_event("startup")
+    async def _startup() -> None:  # pragma: no cover - exercised through the server
+        emulator._replay_task = asyncio.create_task(emulator.replay())
+
+    @app.get("/emulator/state")
+    async def state() -> dict[str, Any]:
+        return {**emulator.ex.state(), "faults_fired": [f"{ts}:{f.kind}" for ts, f in emulator.faults.fired],
+                "log": emulator.log[-200:], "started": emulator.started.is_set()}
+
+    @app.post("/emulator/start")
+    async def start() -> dict[str, Any]:
+        emulator.start()
+        return {"started": True}
+
+    @app.post("/emulator/faults", response_model=None)
+    async def fault(request: Request) -> dict[str, Any] | JSONResponse:
+        try:
+            spec = emulator.faults.inject_now(await request.json(), emulator.ex.market_ns // NS_PER_MS)
+        except ValueError as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        if spec.kind in ("disconnect", "rate_limit"):
+            await emulator.apply_fault(spec)
+        return {"injected": spec.kind}
+
+    @app.websocket("/v5/public/{channel}")
+    async def public(ws: WebSocket, channel: str) -> None:
+        await emulator.session(ws, channel)
+
+    @app.websocket("/v5/private")
+    async def private(ws: WebSocket) -> None:
+        await emulator.session(ws, "private")
+
+    @app.api_route("/v5/{path:path}", methods=["GET", "POST"])
+    async def rest(request: Request) -> JSONResponse:
+        return await emulator.rest(request)
+
+    return app

@@ -1,0 +1,172 @@
+"""The emulator's public tape: the scenario's ticks, as the matching engine consumes them, turned
+into Bybit v5 public messages (`publicTrade`, `orderbook.1`, `kline.1`) in their exact total order.
+
+Each source is wrapped in a `TeeSource` that hands the engine its batches unchanged and keeps a
+copy; once the engine has reached market time M, every kept row stamped at or before M is
+complete and is published, merged by (time, kind priority, source, row) — quotes before trades
+at one instant, as the engine orders them — so a client that stamps its ticks with the
+messages' exchange times rebuilds exactly the engine's tick sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sim.data.source import BatchSource
+from sim.events import NS_PER_MS, PRIORITY
+
+from .account import num
+
+#: Bybit puts at most this many prints in one publicTrade message.
+MAX_TRADES_PER_MESSAGE = 1024
+
+
+class TeeSource:
+    """A source that keeps a copy of every batch the engine pulls, for publication."""
+
+    def __init__(self, inner: BatchSource, start_ns: int, end_ns: int) -> None:
+        self.kind, self.name, self.interval_ns = inner.kind, inner.name, inner.interval_ns
+        self._inner = inner
+        self._start, self._end = start_ns, end_ns
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self._pos = 0  # rows of _chunks[0] already published
+
+    def batches(self) -> Iterator[tuple[int, pa.RecordBatch]]:
+        for row0, batch in self._inner.batches():
+            cols = {name: batch.column(name).to_numpy(zero_copy_only=False) for name in batch.schema.names}
+            # Publication keeps the rows the engine keeps (MarketFeed's window rule).
+            if self.kind == "klines":
+                ts = cols["open_ts_ns"]
+                keep = (ts >= self._start) & (ts + int(self.interval_ns or 0) <= self._end)
+            else:
+                ts = cols["ts_ns"]
+                keep = (ts >= self._start) & (ts < self._end)
+            if keep.any():
+                self._chunks.append({k: v[keep] for k, v in cols.items()})
+            yield row0, batch
+
+    def _event_ts(self, chunk: dict[str, np.ndarray]) -> np.ndarray:
+        if self.kind == "klines":
+            return chunk["open_ts_ns"] + int(self.interval_ns or 0)
+        return chunk["ts_ns"]
+
+    def take_until(self, t_ns: int) -> list[dict[str, Any]]:
+        """Rows (as dicts) stamped at or before `t_ns` not yet taken, in source order."""
+        out: list[dict[str, Any]] = []
+        while self._chunks:
+            chunk = self._chunks[0]
+            ts = self._event_ts(chunk)
+            stop = int(np.searchsorted(ts, t_ns, side="right"))
+            names = list(chunk)
+            for i in range(self._pos, stop):
+                out.append({k: chunk[k][i].item() for k in names})
+            if stop < len(ts):
+                self._pos = max(self._pos, stop)
+                break
+            self._chunks.pop(0)
+            self._pos = 0
+        return out
+
+
+@dataclass
+class Published:
+    """One outgoing message: the WebSocket channel it goes on, its topic and its JSON body."""
+
+    channel: str  # linear | spot | inverse | private
+    topic: str
+    body: dict[str, Any]
+    ts_ms: int
+
+
+class Tape:
+    """Merges the tee'd sources into public messages for one instrument."""
+
+    def __init__(self, sources: list[TeeSource], symbol: str, category: str) -> None:
+        self.sources, self.symbol, self.category = sources, symbol, category
+        self._trade_seq = 0
+        self._book_u = 0
+        self.last_top: dict[str, Any] | None = None
+        self.last_book_ms = 0
+        self.recent_trades: list[dict[str, Any]] = []
+        self.klines: list[dict[str, Any]] = []
+
+    def take_until(self, t_ns: int) -> list[Published]:
+        rows: list[tuple[tuple[int, int, int, int], str, dict[str, Any]]] = []
+        for si, src in enumerate(self.sources):
+            for ri, r in enumerate(src.take_until(t_ns)):
+                if src.kind == "klines":
+                    ts = r["open_ts_ns"] + int(src.interval_ns or 0)
+                    rows.append(((ts, PRIORITY["kline"], si, ri), "klines", {**r, "interval_ns": src.interval_ns}))
+                else:
+                    kind = "quote" if src.kind == "quotes" else "trade"
+                    rows.append(((r["ts_ns"], PRIORITY[kind], si, ri), src.kind, r))
+        rows.sort(key=lambda x: x[0])
+        out: list[Published] = []
+        pending: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            if pending:
+                ts = pending[-1]["T"]
+                out.append(Published(self.category, f"publicTrade.{self.symbol}",
+                                     {"topic": f"publicTrade.{self.symbol}", "type": "snapshot", "ts": ts,
+                                      "data": list(pending)}, ts))
+                pending.clear()
+
+        for _key, kind, r in rows:
+            if kind == "trades":
+                pending.append(self._trade(r))
+                if len(pending) >= MAX_TRADES_PER_MESSAGE:
+                    flush()
+                continue
+            flush()
+            out.append(self._book(r) if kind == "quotes" else self._kline(r))
+        flush()
+        return out
+
+    def _trade(self, r: dict[str, Any]) -> dict[str, Any]:
+        side = int(r["side"])
+        if side not in (1, -1):
+            raise ValueError(f"the emulator needs trades with a reported side (Bybit always has one); "
+                             f"a trade at {r['ts_ns']} ns has side {side}")
+        self._trade_seq += 1
+        ts = r["ts_ns"] // NS_PER_MS
+        tid = int(r["trade_id"])
+        item = {"T": ts, "s": self.symbol, "S": "Buy" if side > 0 else "Sell", "v": num(float(r["size"])),
+                "p": num(float(r["price"])), "L": "ZeroPlusTick",
+                "i": str(tid if tid >= 0 else self._trade_seq), "BT": False, "RPI": False, "seq": self._trade_seq}
+        self.recent_trades.append(item)
+        del self.recent_trades[:-1000]
+        return item
+
+    def _book(self, r: dict[str, Any]) -> Published:
+        self._book_u += 1
+        ts = r["ts_ns"] // NS_PER_MS
+        self.last_top = {"s": self.symbol, "b": [[num(float(r["bid_px"])), num(float(r["bid_sz"]))]],
+                         "a": [[num(float(r["ask_px"])), num(float(r["ask_sz"]))]], "u": self._book_u,
+                         "seq": self._book_u}
+        self.last_book_ms = ts
+        return self.book_message(ts)
+
+    def book_message(self, ts_ms: int) -> Published:
+        """The level-1 book as of now; Bybit re-sends it unchanged (same `u`) every 3 s."""
+        assert self.last_top is not None
+        topic = f"orderbook.1.{self.symbol}"
+        return Published(self.category, topic, {"topic": topic, "type": "snapshot", "ts": ts_ms,
+                                                "data": dict(self.last_top), "cts": ts_ms}, ts_ms)
+
+    def _kline(self, r: dict[str, Any]) -> Published:
+        interval_min = int(r["interval_ns"]) // (60 * 10**9)
+        start = r["open_ts_ns"] // NS_PER_MS
+        end = start + interval_min * 60_000 - 1
+        item = {"start": start, "end": end, "interval": str(interval_min), "open": num(float(r["open"])),
+                "close": num(float(r["close"])), "high": num(float(r["high"])), "low": num(float(r["low"])),
+                "volume": num(float(r["volume"])), "turnover": "0", "confirm": True, "timestamp": end + 1}
+        self.klines.append(item)
+        topic = f"kline.{interval_min}.{self.symbol}"
+        return Published(self.category, topic, {"topic": topic, "type": "snapshot", "ts": end + 1, "data": [item]},
+                         end + 1)
