@@ -169,6 +169,7 @@ class BybitAdapter:
     def close(self) -> None:
         self.public.close()
         self.private.close()
+        self.rest.http.client.close()
 
     # -- the adapter protocol -----------------------------------------------------------------
     def submit(self, order: OrderRequest, now_ns: int) -> str:
