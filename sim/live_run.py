@@ -23,7 +23,7 @@ from sim.events import Event
 from sim.exports import json_text
 from sim.live_feed import LiveFeed
 from sim.loop import EventLoop
-from sim.recorder import Recorder
+from sim.recorder import LateJournal, Recorder
 from sim.run import pipeline_exports
 from sim.scenario.manifest import LoadedScenario, load_scenario
 from sim.strategies import make_strategy
@@ -80,23 +80,15 @@ def run_live(
     adapter = BybitAdapter(settings, feed, schedule=loop.schedule, now_ns=clock.now_ns, alert=alert)
     strategy = make_strategy(spec.strategy, spec.strategy_params)
 
-    class _Journal:
-        def signal(self, row: tuple[Any, ...], feature_snapshot: tuple[float, ...]) -> None:
-            recorder.signal(row, feature_snapshot)
-
-        def alert(self, ts_ns: int, kind: str, message: str) -> None:
-            recorder.alert(ts_ns, kind, message)
-
-        def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
-            recorder.snapshot(ts_ns, kind, state)
-
+    journal = LateJournal()
     ctx = StrategyContext(
         clock=clock, adapter=adapter, config=config, seed=spec.seed, strategy_name=strategy.name,
         add_timer=lambda t: timers.add(t, clock.now_ns()), on_order=lambda o: recorder.on_order(o),
         instrument=InstrumentSpec(spec.instrument.symbol, spec.instrument.tick_size, spec.instrument.qty_step),
-        journal=_Journal(), end_ns=end,
+        journal=journal, end_ns=end,
     )
     recorder = Recorder(ctx.orders, ctx.position, ctx.ledger, config.initial_equity)
+    journal.recorder = recorder
     deadline = time.monotonic() + max_wall_s  # sim-determinism: allowed (a live session's give-up time)
 
     def pump(timeout: float) -> bool:

@@ -13,7 +13,7 @@ from sim.orders import Order, OrderEvent
 from sim.portfolio import Position
 
 __all__ = ["BAR_COLUMNS", "FEATURE_COLUMNS", "ORDER_COLUMNS", "FILL_COLUMNS", "POSITION_COLUMNS", "EQUITY_COLUMNS",
-           "SIGNAL_COLUMNS", "ALERT_COLUMNS", "Recorder", "bar_row", "feature_row"]
+           "SIGNAL_COLUMNS", "ALERT_COLUMNS", "Recorder", "LateJournal", "bar_row", "feature_row"]
 
 BAR_COLUMNS = ("ts_min_ms", "open", "high", "low", "close", "volume", "vwap", "trade_count",
                "bid_px_close", "ask_px_close", "bid_sz_close", "ask_sz_close", "spread_close", "spread_avg_60m")
@@ -134,3 +134,19 @@ class Recorder:
             rows.append((cid, o.decision_ts_ns // NS_PER_MS, _side(o.side), o.order_type, o.price, o.qty,
                          o.intent, o.reason, o.state.value))
         return rows
+
+
+class LateJournal:
+    """The journal a strategy context is built with before its recorder exists (the recorder
+    needs the context's orders and position); `recorder` is set right after."""
+
+    recorder: Recorder
+
+    def signal(self, row: tuple[Any, ...], feature_snapshot: tuple[float, ...]) -> None:
+        self.recorder.signal(row, feature_snapshot)
+
+    def alert(self, ts_ns: int, kind: str, message: str) -> None:
+        self.recorder.alert(ts_ns, kind, message)
+
+    def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
+        self.recorder.snapshot(ts_ns, kind, state)

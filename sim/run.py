@@ -26,7 +26,7 @@ from sim.loop import EventLoop
 from sim.metrics import compute_metrics
 from sim.market import MarketFeed
 from sim.recorder import (ALERT_COLUMNS, BAR_COLUMNS, EQUITY_COLUMNS, FEATURE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS,
-                          POSITION_COLUMNS, SIGNAL_COLUMNS, Recorder, bar_row, feature_row)
+                          LateJournal, POSITION_COLUMNS, SIGNAL_COLUMNS, Recorder, bar_row, feature_row)
 from sim.scenario.manifest import LoadedScenario, load_scenario
 from sim.scenario.sources import build_sources
 from sim.sqlite_stores import EXECUTION_DB, SIGNALS_DB, write_execution_db, write_signals_db
@@ -140,17 +140,7 @@ def run(
     strategy = make_strategy(spec.strategy, spec.strategy_params)
     recorder: Recorder
 
-    class _Journal:  # the recorder, once it exists (it needs the context's orders and position)
-        def signal(self, row: tuple[Any, ...], feature_snapshot: tuple[float, ...]) -> None:
-            recorder.signal(row, feature_snapshot)
-
-        def alert(self, ts_ns: int, kind: str, message: str) -> None:
-            recorder.alert(ts_ns, kind, message)
-
-        def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
-            recorder.snapshot(ts_ns, kind, state)
-
-    journal = _Journal()
+    journal = LateJournal()
     ctx = StrategyContext(
         clock=clock,
         adapter=adapter,
@@ -164,6 +154,7 @@ def run(
         end_ns=end,
     )
     recorder = Recorder(ctx.orders, ctx.position, ctx.ledger, config.initial_equity)
+    journal.recorder = recorder
     loop = EventLoop(clock, market, timers, end)
 
     def handle(ev: Any) -> None:
