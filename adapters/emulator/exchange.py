@@ -23,7 +23,7 @@ from typing import Any
 
 from adapters.simulated import SlippageModel
 from sim.config import Config, load_config
-from sim.events import NS_PER_MS, Fill, Funding, KlineClose, MinuteClose, OrderUpdate
+from sim.events import NS_PER_MS, Fill, Funding, OrderUpdate
 from sim.market import MarketFeed
 from sim.scenario.manifest import LoadedScenario
 from sim.scenario.sources import build_sources
@@ -140,9 +140,7 @@ class EmulatedExchange:
             return self._on_fill(ev)
         if isinstance(ev, Funding):
             return self._on_funding(ev)
-        if isinstance(ev, (MinuteClose, KlineClose)):
-            return []
-        return []
+        return []  # minute closes and klines: the tape publishes the market itself
 
     def _ms(self, ts_ns: int) -> int:
         return ts_ns // NS_PER_MS
