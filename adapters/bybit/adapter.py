@@ -1,14 +1,22 @@
 """The Bybit adapter: the adapter protocol over Bybit v5 (testnet, mainnet or a loopback emulator).
 
-- Market data: `publicTrade` and `orderbook.1` of the instrument are pushed into the live market
-  engine (`sim.live_feed.LiveFeed`) stamped with their exchange times, in small batches.
+- Market data: `publicTrade` and `orderbook.1` of the instrument (in bars mode, its confirmed
+  `kline.1` instead) are pushed into the live market engine (`sim.live_feed.LiveFeed`) stamped
+  with their exchange times, in small batches; `tickers` keeps the mark price and the funding
+  rate and time current (`ticker`).
+- Categories: linear (qty in BTC), inverse (qty in 1-USD contracts, money in BTC) and spot (qty
+  in BTC; no position, so the base coin's balance is the position). Fees reach the pipeline in
+  the quote currency: a fee paid in the base coin (inverse, spot buys) is converted at the fill's
+  own price. Spot market orders are sent with `marketUnit=baseCoin` so a quantity always means
+  the base coin.
 - Orders go out over REST with decimal-string quantities and an `orderLinkId` that is the
   run's prefix plus the strategy's deterministic client order id, so a re-send is idempotent
   and every order can be found again by the id we chose.
 - What happens to them comes back on the private `order` and `execution` streams and becomes
   the pipeline's `OrderUpdate` and `Fill` events (funding rows become `Funding`); executions are
   de-duplicated by `execId`, so the same fill seen live and again in a REST catch-up counts once.
-- Instruments, fee rates and the position are read from the API at start, never assumed.
+- Instruments, fee rates, funding (perpetuals: the recent rate history and the next settlement)
+  and the position are read from the API at start, never assumed.
 - A `Supervisor` rebuilds dead or silent connections with backoff; after every rebuild the
   adapter reconciles over REST: executions missed while disconnected are recovered from the
   execution list, order states are re-read, and the exchange's position is compared with the
@@ -40,10 +48,13 @@ from .messages import (
     BybitApiError,
     BybitMessageError,
     Execution,
+    Instrument,
     OrderState,
+    Ticker,
     parse_execution_push,
     parse_executions,
     parse_fee_rates,
+    parse_funding_history,
     parse_instruments,
     parse_order_push,
     parse_orderbook_top,
@@ -51,8 +62,11 @@ from .messages import (
     parse_position_push,
     parse_positions,
     parse_public_trades,
+    parse_rest_tickers,
+    parse_ticker,
     parse_wallet_balance,
     parse_wallet_push,
+    parse_ws_klines,
     topic_kind,
 )
 from .rest import BybitRest, dec_str
@@ -61,8 +75,10 @@ from .streams import Stream, Supervisor
 log = logging.getLogger("adapters.bybit")
 
 ADAPTER_SOURCE = 1000  # the source index of adapter events in the total order
-DUPLICATE_LINK_ID = 110072
-ORDER_GONE = (110001, 110008)
+DUPLICATE_LINK_ID = (110072, 170141)  # derivatives, spot
+ORDER_GONE = (110001, 110008, 170213)
+FUNDING_HISTORY_ROWS = 24  # eight days of 8-hourly rates: what a session starts knowing
+NS_PER_MIN = 60_000 * NS_PER_MS
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,10 @@ class BybitSettings:
     api_key: str
     api_secret: str
     link_prefix: str  # stable per session: orderLinkId = prefix + "-" + client order id
-    category: Literal["linear"] = "linear"
+    category: Literal["linear", "spot", "inverse"] = "linear"
+    bars: bool = False  # bars mode: the market is the instrument's confirmed 1-minute klines
+    #: False: market data only (dry-run and paper sessions) — no keys, no private stream, no orders.
+    trading: bool = True
     rest_base: str | None = None  # e.g. http://127.0.0.1:PORT for the emulator; None: Bybit
     ws_base: str | None = None  # e.g. ws://127.0.0.1:PORT
     stale_after_s: float = 10.0  # no public message for this long: the feed is stale
@@ -123,18 +142,26 @@ class BybitAdapter:
         self.rest = BybitRest(network=settings.network, api_key=settings.api_key, api_secret=settings.api_secret,
                               base_url=settings.rest_base)
         self.inbox: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-        self.public = Stream(settings.category, [("orderbook.1.{symbol}", settings.symbol),
-                                                 ("publicTrade.{symbol}", settings.symbol)],
-                             self.inbox, settings.network, settings.ws_base, silence_limit_s=settings.stale_after_s)
+        market = ([("kline.1.{symbol}", settings.symbol)] if settings.bars else
+                  [("orderbook.1.{symbol}", settings.symbol), ("publicTrade.{symbol}", settings.symbol)])
+        # Klines come once a minute: in bars mode silence is judged over more than one of them.
+        silence = max(settings.stale_after_s, 150.0) if settings.bars else settings.stale_after_s
+        self.public = Stream(settings.category, market + [("tickers.{symbol}", settings.symbol)],
+                             self.inbox, settings.network, settings.ws_base, silence_limit_s=silence)
         self.private = Stream("private", [("order", None), ("execution", None), ("position", None), ("wallet", None)],
                               self.inbox, settings.network, settings.ws_base, settings.api_key, settings.api_secret)
-        self.supervisor = Supervisor([self.public, self.private], self._rebuilt, self._down, settings.backoff_base_s)
+        streams = [self.public, self.private] if settings.trading else [self.public]
+        self.supervisor = Supervisor(streams, self._rebuilt, self._down, settings.backoff_base_s)
         self.orders: dict[str, _Tracked] = {}  # by client order id
         self._by_link: dict[str, str] = {}
         self.seen_exec: set[str] = set()
         self.our_position = 0.0  # what our own fills add up to (plus the position found at start)
         self.exchange_position: float | None = None
         self.wallet_equity: float | None = None
+        self.instrument: Instrument | None = None
+        self.ticker: Ticker | None = None
+        self.funding_history: list[tuple[int, Decimal]] = []  # (settlement ms, rate), oldest first
+        self.spot_inventory = Decimal(0)  # spot: base coin held apart from this session's trades
         self.tick = Decimal("0")
         self.qty_step = Decimal("0")
         self.taker_fee = self.maker_fee = Decimal("0")
@@ -155,16 +182,37 @@ class BybitAdapter:
         if len(instruments) != 1 or instruments[0].symbol != s.symbol:
             raise RuntimeError(f"bybit: instrument {s.symbol} not listed in category {s.category}")
         ins = instruments[0]
+        self.instrument = ins
         self.tick, self.qty_step = ins.tick_size, ins.qty_step
+        self._read_funding(ins)
+        self.session_start_ms = self._now_ns() // NS_PER_MS
+        if not s.trading:
+            self.public.build()
+            return
         fees = parse_fee_rates(self.rest.call("get_fee_rates", "fee-rate", category=s.category, symbol=s.symbol))
         fee = next(f for f in fees if f.symbol == s.symbol)
         self.taker_fee, self.maker_fee = fee.taker, fee.maker
         self.our_position = start_position
+        if s.category == "spot":
+            # Spot has no position: the base coin's balance is it. What the account holds beyond
+            # the session's own position is the desk's inventory, not a mismatch.
+            self.spot_inventory = self._base_balance() - Decimal(repr(start_position))
         self.exchange_position = self._fetch_position()
-        self.session_start_ms = self._now_ns() // NS_PER_MS
         self.public.build()
         self.private.build()
         self._check_position("start")
+
+    def _read_funding(self, ins: Instrument) -> None:
+        """Perpetuals: the latest settled rates and the current ticker (rate, next settlement)."""
+        s = self.s
+        tickers = parse_rest_tickers(self.rest.call("get_tickers", "tickers", category=s.category, symbol=s.symbol))
+        self.ticker = next((t for t in tickers if t.symbol == s.symbol), None)
+        if s.category == "spot" or not ins.is_perpetual:
+            return
+        rows = parse_funding_history(self.rest.call("get_funding_rate_history", "funding/history",
+                                                    category=s.category, symbol=s.symbol,
+                                                    endTime=self._now_ns() // NS_PER_MS, limit=FUNDING_HISTORY_ROWS))
+        self.funding_history = sorted((r.ts_ms, r.rate) for r in rows if r.symbol == s.symbol)
 
     def close(self) -> None:
         self.public.close()
@@ -173,6 +221,8 @@ class BybitAdapter:
 
     # -- the adapter protocol -----------------------------------------------------------------
     def submit(self, order: OrderRequest, now_ns: int) -> str:
+        if not self.s.trading:
+            raise RuntimeError("bybit: this session reads market data only; it sends no orders")
         cid = order.client_order_id
         if cid in self.orders:
             raise ValueError(f"client order id {cid} reused")
@@ -191,11 +241,13 @@ class BybitAdapter:
             assert order.price is not None
             params["price"] = self._price(order.price)
             params["timeInForce"] = "GTC"
+        elif self.s.category == "spot":
+            params["marketUnit"] = "baseCoin"  # else a market buy's qty would be in USDT
         try:
             res = self.rest.call("place_order", "order/create", **params)
             t.order_id = res["result"].get("orderId")
         except BybitApiError as e:
-            if e.ret_code == DUPLICATE_LINK_ID:
+            if e.ret_code in DUPLICATE_LINK_ID:
                 # Already there (a re-send after an unknown outcome): the streams and the next
                 # reconciliation report it; it must not be placed twice.
                 log.warning("bybit: %s already placed", link)
@@ -277,15 +329,26 @@ class BybitAdapter:
             self._update(t, "accepted")
         qty = float(e.exec_qty)
         t.filled += qty
-        self.our_position += e.side * qty
+        fee_in_base = self._fee_in_base(e)
+        # Spot's position is the coin balance, which the fee paid in that coin reduces.
+        self.our_position += e.side * qty - (float(e.exec_fee) if fee_in_base and self.s.category == "spot" else 0.0)
         if t.filled >= t.request.qty - 1e-12:
             t.final = True
+        fee = float(e.exec_fee) * float(e.exec_price) if fee_in_base else float(e.exec_fee)
         key = self._event_key("fill")
         self._schedule(Fill("fill", e.exec_time_ms * NS_PER_MS, key, key[0], cid, e.side, float(e.exec_price), qty,
-                            float(e.exec_fee), "maker" if e.is_maker else "taker", self._mid()))
+                            fee, "maker" if e.is_maker else "taker", self._mid()))
         self.stats.fills += 1
         if recovered:
             self.stats.recovered_fills += 1
+
+    def _fee_in_base(self, e: Execution) -> bool:
+        """Whether an execution's fee is paid in the base coin: always for inverse (money is BTC),
+        for spot when Bybit says so (buys, with a positive rate)."""
+        if self.s.category == "inverse":
+            return True
+        base = self.instrument.base_coin if self.instrument else "BTC"
+        return self.s.category == "spot" and e.fee_currency == base
 
     def _on_order(self, o: OrderState) -> None:
         cid = self._by_link.get(o.order_link_id)
@@ -351,6 +414,13 @@ class BybitAdapter:
                 for tr in parse_public_trades(msg):
                     tid = int(tr.trade_id) if tr.trade_id.isdigit() else int(hashlib.sha1(tr.trade_id.encode()).hexdigest()[:15], 16)
                     self.feed.trade(tr.ts_ms * NS_PER_MS, float(tr.price), float(tr.size), tr.side, tid)
+            elif kind == "kline":
+                for k in parse_ws_klines(msg):
+                    if k.confirm and k.interval == "1":
+                        self.feed.kline(k.start_ms * NS_PER_MS, NS_PER_MIN, float(k.open), float(k.high), float(k.low),
+                                        float(k.close), float(k.volume))
+            elif kind == "tickers":
+                self.ticker = parse_ticker(msg)
             elif kind == "orderbook":
                 top = parse_orderbook_top(msg)
                 if top.update_id == self._last_book_u:
@@ -374,6 +444,10 @@ class BybitAdapter:
             for w in parse_wallet_push(msg):
                 if w.total_equity is not None:
                     self.wallet_equity = float(w.total_equity)
+                if self.s.category == "spot" and self.instrument is not None:
+                    for c in w.coins:
+                        if c.coin == self.instrument.base_coin and c.wallet_balance is not None:
+                            self.exchange_position = float(c.wallet_balance - self.spot_inventory)
 
     # -- supervision and reconciliation -------------------------------------------------------
     def _down(self, stream: Stream, reason: str) -> None:
@@ -388,13 +462,23 @@ class BybitAdapter:
         self.stats.reconnects += 1
         self.reconcile(f"{stream.channel} stream rebuilt")
 
+    def _base_balance(self) -> Decimal:
+        base = self.instrument.base_coin if self.instrument else "BTC"
+        wallets = parse_wallet_balance(self.rest.call("get_wallet_balance", "wallet-balance", accountType="UNIFIED",
+                                                      coin=base))
+        return sum((c.wallet_balance or Decimal(0) for w in wallets for c in w.coins if c.coin == base), Decimal(0))
+
     def _fetch_position(self) -> float:
+        if self.s.category == "spot":
+            return float(self._base_balance() - self.spot_inventory)
         rows, _ = parse_positions(self.rest.call("get_positions", "position/list", category=self.s.category,
                                                  symbol=self.s.symbol))
         return float(sum((p.signed_size for p in rows if p.symbol == self.s.symbol), Decimal(0)))
 
     def reconcile(self, why: str) -> None:
         """REST catch-up: missed executions, order states, then the position check."""
+        if not self.s.trading:
+            return
         self.stats.reconciliations += 1
         # Drain what already arrived first, so live and REST copies meet in `seen_exec`.
         self.pump(0.0)
