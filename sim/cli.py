@@ -306,6 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_arguments(p)
     p.set_defaults(func=cmd_emulator)
 
+    from sim.live.command import add_live_arguments, add_operate_arguments, cmd_activate, cmd_live, cmd_mode, cmd_status
+
+    p = sub.add_parser("live", help="run a strategy on a live market: dry_run, paper, shadow or live")
+    add_live_arguments(p)
+    p.set_defaults(func=cmd_live)
+    p = sub.add_parser("status", help="show a running session's mode, warm-up, position, heat, PnL, kill switch")
+    add_operate_arguments(p)
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("activate", help="activate trading in a running session (after its warm-up)")
+    add_operate_arguments(p)
+    p.set_defaults(func=cmd_activate)
+    p = sub.add_parser("mode", help="switch a running session's mode (flat book only)")
+    p.add_argument("mode", choices=("dry_run", "paper", "shadow", "live"))
+    add_operate_arguments(p)
+    p.set_defaults(func=cmd_mode)
+
     p = sub.add_parser("demo", help="replay the shipped synthetic scenarios and print a summary")
     p.add_argument("--out")
     p.set_defaults(func=cmd_demo)

@@ -28,25 +28,42 @@ from sim.events import NS_PER_MS, Event, from_engine
 
 class LiveFeed:
     TRADES, QUOTES = 0, 1
+    KLINES = 0  # bars mode: the only source
 
     def __init__(self, *, start_ns: int, tick_size: float, taker_fee_bps: float, maker_fee_bps: float,
-                 features: dict[str, Any] | None, grace_ms: int = 0, name: str = "live") -> None:
+                 features: dict[str, Any] | None, grace_ms: int = 0, name: str = "live",
+                 bars: bool = False) -> None:
         self.engine = _core.MarketEngine(tick_size=tick_size, taker_fee_bps=taker_fee_bps,
                                          maker_fee_bps=maker_fee_bps, start_ns=start_ns, on_bad_rows="drop",
                                          features=features)
-        assert self.engine.add_source("trades", 0) == self.TRADES
-        assert self.engine.add_source("quotes", 0) == self.QUOTES
+        self.bars = bars
+        if bars:
+            assert self.engine.add_source("klines", 0) == self.KLINES
+        else:
+            assert self.engine.add_source("trades", 0) == self.TRADES
+            assert self.engine.add_source("quotes", 0) == self.QUOTES
         self.name = name
         self.grace_ns = grace_ms * NS_PER_MS
         self.start_ns = start_ns
         self.watermark_ns = start_ns
         self._trades: list[tuple[int, float, float, int, int]] = []
         self._quotes: list[tuple[int, float, float, float, float]] = []
+        self._klines: list[tuple[int, int, float, float, float, float, float]] = []
         self._rows = [0, 0]
         self.late_ticks = 0  # stamped before the watermark already applied: counted, reported
         self.before_start = 0  # stamped before the session's start time: not part of it
         self.pump: Callable[[float], bool] = lambda timeout: False
         self.stopped = False
+        self._order_ids: dict[int, str] = {}  # paper orders in this engine: engine id -> client id
+
+    # -- paper orders (the simulated adapter matches them in this engine) ----------------------
+    def register_order_id(self, client_order_id: str) -> int:
+        n = len(self._order_ids) + 1
+        self._order_ids[n] = client_order_id
+        return n
+
+    def instrument_index(self, symbol: str | None) -> int:
+        return 0  # one instrument per live feed
 
     # -- what the collector pushes -----------------------------------------------------------
     def _late(self, ts_ns: int) -> bool:
@@ -68,12 +85,30 @@ class LiveFeed:
             self._quotes.append((ts_ns, bid_px, bid_sz, ask_px, ask_sz))
         self.seen(ts_ns)
 
+    def kline(self, open_ts_ns: int, interval_ns: int, o: float, h: float, low: float, c: float, volume: float) -> None:
+        """A closed (confirmed) kline. Klines are stamped at their close and arrive one per
+        interval, in order: once one has closed, none can close before the next interval ends,
+        so the feed is complete up to there."""
+        close = open_ts_ns + interval_ns
+        if not self._late(close):
+            self._klines.append((open_ts_ns, interval_ns, o, h, low, c, volume))
+        self.seen(close + interval_ns)
+
     def seen(self, ts_ns: int) -> None:
         """A public message stamped `ts_ns` arrived (a book re-send carries only this)."""
         self.watermark_ns = max(self.watermark_ns, ts_ns)
 
     def _flush(self) -> None:
         e = self.engine
+        if self._klines:
+            interval = self._klines[0][1]
+            if any(k[1] != interval for k in self._klines):
+                raise DataFileError(self.name, "klines of different intervals in one feed", row=self._rows[0] + 1)
+            ts, _iv, o, h, lo, c, v = (np.array(col) for col in zip(*self._klines))
+            e.push_klines(self.KLINES, self._rows[0] + 1, ts.astype(np.int64), int(interval), o.astype(np.float64),
+                          h.astype(np.float64), lo.astype(np.float64), c.astype(np.float64), v.astype(np.float64))
+            self._rows[0] += len(self._klines)
+            self._klines.clear()
         if self._trades:
             ts, px, sz, side, tid = (np.array(c) for c in zip(*self._trades))
             e.push_trades(self.TRADES, self._rows[0] + 1, ts.astype(np.int64), px.astype(np.float64),
@@ -87,7 +122,7 @@ class LiveFeed:
             self._rows[1] += len(self._quotes)
             self._quotes.clear()
         horizon = self.watermark_ns - self.grace_ns
-        for src in (self.TRADES, self.QUOTES):
+        for src in ((self.KLINES,) if self.bars else (self.TRADES, self.QUOTES)):
             e.mark_source_until(src, horizon)
 
     # -- what the event loop calls ------------------------------------------------------------
@@ -107,7 +142,7 @@ class LiveFeed:
             _source, row, kind, detail = e.args
             raise DataFileError(self.name, f"{kind.replace('_', ' ')} ({detail})", row=row) from None
         if status == "events":
-            return [from_engine(raw, {}, None) for raw in value], False
+            return [from_engine(raw, self._order_ids, None) for raw in value], False
         return [], status == "reached" and limit == t_ns
 
     def advance_to(self, t_ns: int) -> list[Event] | None:
@@ -120,5 +155,14 @@ class LiveFeed:
             if self.pump(0.05):
                 return None
 
+    def close(self) -> None:
+        """Frees the engine now, on this thread: it may only be dropped by the thread that made it,
+        and a session object can outlive its thread (a control server still holding it)."""
+        self._bad_rows_at_close = self.bad_rows()
+        self.stopped = True
+        del self.engine
+
     def bad_rows(self) -> dict[str, int]:
+        if not hasattr(self, "engine"):
+            return self._bad_rows_at_close
         return {kind: count for _s, kind, count, _row, _detail in self.engine.bad_rows()}

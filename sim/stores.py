@@ -109,9 +109,9 @@ _NUMPY_TYPE: dict[str, type[np.generic]] = {
 _TS_COLUMNS = frozenset({"ts_ms", "ts_min"})
 
 
-def _create_sql(table: str, cols: Sequence[tuple[str, str, str]]) -> str:
+def _create_sql(table: str, cols: Sequence[tuple[str, str, str]], *, if_not_exists: bool = False) -> str:
     body = ", ".join(" ".join(p for p in c if p) for c in cols)
-    return f"CREATE TABLE {table} ({body})"
+    return f"CREATE TABLE {'IF NOT EXISTS ' if if_not_exists else ''}{table} ({body})"
 
 
 def _schema(cols: Sequence[tuple[str, str, str]]) -> pa.Schema:
@@ -356,3 +356,40 @@ class RunStores:
             raise
         finally:
             con.unregister("_stores_batch")
+
+
+# -- for other writers of a raw store (the live collector, `sim.collector`) ------------------------
+
+#: (name, SQL type, constraint) of each raw table, in table order.
+RAW_TABLE_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {"raw_trades": _RAW_TRADES, "raw_quotes": _RAW_QUOTES}
+
+#: One INSERT of a whole Arrow table into an open connection (`RunStores._insert`).
+insert_arrow = RunStores._insert
+
+
+def raw_create_sql(table: str, extra: Sequence[tuple[str, str, str]] = ()) -> str:
+    """`CREATE TABLE IF NOT EXISTS` of `raw_trades` or `raw_quotes`: its columns, then `extra`."""
+    return _create_sql(table, RAW_TABLE_COLUMNS[table] + tuple(extra), if_not_exists=True)
+
+
+def raw_trades_arrow(ts_ns: Any, price: Any, size: Any, exchange_side: Any, trade_id: Any) -> pa.Table:
+    """Exchange trades (equal-length arrays: int64 ns, f64, f64, int8, int64) as a `raw_trades`
+    Arrow table, mapped as a replay maps them (ns → ms, side 0 and id −1 → NULL).
+
+    The alignment columns (inferred side, quote at the trade, its staleness) are NULL: they are
+    the market engine's work, which a writer of the raw feed has not done.
+    """
+    n = len(ts_ns)
+    nan = np.full(n, np.nan)
+    chunk = [np.asarray(ts_ns, dtype=np.int64), price, size, exchange_side, trade_id,
+             np.zeros(n, dtype=np.int8), nan, nan, np.full(n, -1, dtype=np.int32)]
+    table = _raw_table(_RAW_TRADES, [chunk], _TRADE_ORDER, _TRADE_NULLS)
+    # `_raw_table` has no NULL marker for inferred_side (0 is a real value there: ambiguous).
+    i = table.schema.get_field_index("inferred_side")
+    return table.set_column(i, table.schema.field(i), pa.nulls(n, pa.int8()))
+
+
+def raw_quotes_arrow(ts_ns: Any, bid_px: Any, bid_sz: Any, ask_px: Any, ask_sz: Any) -> pa.Table:
+    """L1 quotes (equal-length arrays: int64 ns, then four f64) as a `raw_quotes` Arrow table."""
+    chunk = [np.asarray(ts_ns, dtype=np.int64), bid_px, bid_sz, ask_px, ask_sz]
+    return _raw_table(_RAW_QUOTES, [chunk], _QUOTE_ORDER, {})

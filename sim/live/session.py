@@ -1,0 +1,291 @@
+"""A live session in one of the spec's modes (§11): the replay's pipeline on a live market, with
+observation, warm-up, manual activation, mode switches, alerts and a status.
+
+- The market always comes from the Bybit adapter's public streams (`sim.live_feed`), so every
+  mode decides from the same data. Orders go through a `ModeGate`: closed in observation (and
+  for good in `dry_run`); once activated, to the paper engine (`paper`), to the shadow pair
+  (`shadow`: paper fills drive the pipeline, the venue gets a mirror), or to the exchange (`live`).
+- Activation (§11.4, §16.1) needs a complete warm-up — `warmup_minutes` of market time since the
+  session's start — and a trading mode. A mode switch (§11.2) needs a flat book: no position and
+  no open order. Both are commands: the control server or the CLI queues them, and the session
+  applies them between events (never inside a handler) and answers.
+- The session's clock is the exchange's time as the feed delivered it; the wall clock only
+  supervises connections and the session's give-up time.
+- Alerts go to the run's alerts.csv and, for the kinds of §15.2 and the adapter's, to the webhook.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.bybit.adapter import BybitAdapter, BybitSettings, link_prefix_for
+from adapters.protocol import ExchangeAdapter
+from adapters.simulated import SimulatedAdapter, SlippageModel
+from sim.alerts import AlertKind
+from sim.clock import SimClock
+from sim.config import Config, load_config
+from sim.events import NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
+from sim.exports import json_text
+from sim.live.gate import ModeGate
+from sim.live.settings import LiveSettings, Mode
+from sim.live.shadow import ShadowAdapter
+from sim.live_feed import LiveFeed
+from sim.loop import EventLoop
+from sim.recorder import LateJournal, Recorder
+from sim.run import pipeline_exports
+from sim.scenario.manifest import LoadedScenario
+from sim.strategies import make_strategy
+from sim.strategy import InstrumentSpec, StrategyContext
+from sim.timers import TimerQueue
+
+log = logging.getLogger("sim.live")
+
+NS_PER_MIN = 60_000 * NS_PER_MS
+#: Strategy alert kinds that are a §15.2 type under another name.
+ALERT_ALIASES = {"reconciliation": "position_mismatch"}
+
+
+class WallTimeout(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Answer:
+    ok: bool
+    message: str
+
+
+class LiveSession:
+    def __init__(self, scenario: LoadedScenario, settings: LiveSettings, *, api_key: str = "", api_secret: str = "",
+                 overrides: dict[str, Any] | None = None, send_alert: Callable[[str, str], None] | None = None,
+                 grace_ms: int = 0) -> None:
+        spec = scenario.spec
+        self.scenario, self.settings = scenario, settings
+        self.config: Config = load_config(overrides={**spec.config, **(overrides or {})}, origin=scenario.path)
+        # The emulator replays the scenario's window; the session covers it.
+        self.start_ns, self.end_ns = spec.window.start_ns, spec.window.end_ns
+        bars = self.config.feature_input == "bars"
+        self.feed = LiveFeed(start_ns=self.start_ns, tick_size=spec.instrument.tick_size,
+                             taker_fee_bps=self.config.taker_fee_bps, maker_fee_bps=self.config.maker_fee_bps,
+                             features=self.config.feature_params(), grace_ms=grace_ms,
+                             name=f"bybit:{spec.instrument.symbol}", bars=bars)
+        self.clock = SimClock(self.start_ns)
+        self.timers = TimerQueue()
+        self.loop = EventLoop(self.clock, self.feed, self.timers, self.end_ns)  # type: ignore[arg-type]
+        self._send_alert = send_alert
+        self.mode: Mode = settings.mode
+        self.shadow: ShadowAdapter | None = None
+        endpoint = settings.endpoint
+        ws_base = "ws://" + endpoint.split("://", 1)[1].rstrip("/") if endpoint else None
+        self.bybit_settings = BybitSettings(
+            network=settings.network, symbol=spec.instrument.symbol, api_key=api_key, api_secret=api_secret,
+            link_prefix=link_prefix_for(scenario.id, str(self.start_ns)), category=settings.category,
+            rest_base=endpoint, ws_base=ws_base, stale_after_s=settings.stale_after_s, bars=bars,
+            trading=settings.trades)
+        self.exchange = BybitAdapter(self.bybit_settings, self.feed, schedule=self._exchange_event,
+                                     now_ns=self.clock.now_ns, alert=self.alert)
+        self.gate = ModeGate(self.loop.schedule, self.clock.now_ns)
+        if self.mode == "dry_run":
+            self.gate.close("dry_run: signals only, no execution")
+        self.strategy = make_strategy(spec.strategy, spec.strategy_params)
+        self.journal = LateJournal()
+        self.ctx = StrategyContext(
+            clock=self.clock, adapter=self.gate, config=self.config, seed=spec.seed, strategy_name=self.strategy.name,
+            add_timer=lambda t: self.timers.add(t, self.clock.now_ns()), on_order=lambda o: self.recorder.on_order(o),
+            instrument=InstrumentSpec(spec.instrument.symbol, spec.instrument.tick_size, spec.instrument.qty_step),
+            journal=self.journal, end_ns=self.end_ns,
+        )
+        self.recorder = Recorder(self.ctx.orders, self.ctx.position, self.ctx.ledger, self.config.initial_equity)
+        self.journal.recorder = self.recorder
+        self._paper = SimulatedAdapter(self.feed, SlippageModel(  # type: ignore[arg-type]
+            self.config.slippage_ticks_entry, self.config.slippage_ticks_exit, self.config.slippage_ticks_entry))
+        self.commands: queue.Queue[tuple[str, dict[str, Any], queue.Queue[Answer]]] = queue.Queue()
+        self.activated_at_ns: int | None = None
+        self.alerts: list[tuple[int, str, str]] = []
+        self._mark = math.nan
+        self._day_start: tuple[int, float] | None = None  # (UTC day, equity at its first minute)
+        self._status: dict[str, Any] = {}
+        self._status_lock = threading.Lock()
+        self._deadline: float | None = None
+        self.feed.pump = self._pump
+
+    # -- alerts -------------------------------------------------------------------------------
+    def alert(self, kind: str, message: str) -> None:
+        now = self.clock.now_ns()
+        self.alerts.append((now, kind, message))
+        self.recorder.alert(now, kind, message)
+        self._forward_alert(kind, message)
+
+    def _forward_alert(self, kind: str, message: str) -> None:
+        kind = ALERT_ALIASES.get(kind, kind)
+        if self._send_alert is not None and kind in AlertKind.__members__.values():
+            self._send_alert(kind, message)
+
+    # -- adapters by mode ---------------------------------------------------------------------
+    def _adapter_for(self, mode: Mode) -> ExchangeAdapter | None:
+        if mode == "paper":
+            return self._paper  # type: ignore[return-value]
+        if mode == "live":
+            return self.exchange
+        if mode == "shadow":
+            if self.shadow is None:
+                self.shadow = ShadowAdapter(
+                    self._paper, self.exchange, tick=self.scenario.spec.instrument.tick_size,  # type: ignore[arg-type]
+                    price_tolerance_ticks=self.settings.shadow_price_tolerance_ticks,
+                    time_tolerance_ms=self.settings.shadow_time_tolerance_ms, alert=self.alert)
+            return self.shadow
+        return None
+
+    def _exchange_event(self, ev: Event) -> None:
+        """The Bybit adapter's order updates and fills: the pipeline's in live mode, the shadow
+        comparison's in shadow mode."""
+        if self.mode == "shadow" and self.shadow is not None and isinstance(ev, (Fill, OrderUpdate)):
+            self.shadow.on_live(ev)
+            return
+        self.loop.schedule(ev)
+
+    # -- commands (from the control server or the CLI, applied between events) -----------------
+    def request(self, command: str, timeout: float = 10.0, **args: Any) -> Answer:
+        """Thread-safe: queues a command for the session's loop and waits for its answer."""
+        reply: queue.Queue[Answer] = queue.Queue(maxsize=1)
+        self.commands.put((command, args, reply))
+        try:
+            return reply.get(timeout=timeout)
+        except queue.Empty:
+            return Answer(False, f"{command}: the session did not answer within {timeout:g} s")
+
+    def _apply(self, command: str, args: dict[str, Any]) -> Answer:
+        if command == "activate":
+            return self.activate()
+        if command == "mode":
+            return self.switch_mode(args.get("mode", ""))
+        return Answer(False, f"unknown command {command!r}")
+
+    def warmup_done_minutes(self) -> float:
+        return max(self.clock.now_ns() - self.start_ns, 0) / NS_PER_MIN
+
+    def activate(self) -> Answer:
+        if self.mode == "dry_run":
+            return Answer(False, "refused: a dry_run session never trades")
+        if self.gate.active:
+            return Answer(True, f"already active ({self.mode})")
+        if self.exchange.halted:
+            return Answer(False, f"refused: trading is halted ({self.exchange.halted})")
+        done, need = self.warmup_done_minutes(), self.settings.warmup_minutes
+        if done < need:
+            return Answer(False, f"refused: warm-up incomplete ({done:.0f} of {need} minutes)")
+        adapter = self._adapter_for(self.mode)
+        assert adapter is not None
+        self.gate.open(adapter)
+        self.activated_at_ns = self.clock.now_ns()
+        log.info("session activated in %s mode", self.mode)
+        return Answer(True, f"activated: {self.mode}")
+
+    def _book_is_flat(self) -> bool:
+        open_orders = [o for o in self.ctx.orders.values() if o.is_open]
+        return self.ctx.position.qty == 0.0 and not open_orders
+
+    def switch_mode(self, mode: str) -> Answer:
+        if mode not in ("dry_run", "paper", "shadow", "live"):
+            return Answer(False, f"refused: unknown mode {mode!r}")
+        if mode == self.mode:
+            return Answer(True, f"already in {mode}")
+        if not self._book_is_flat():
+            return Answer(False, f"refused: switching from {self.mode} to {mode} needs a flat book "
+                                 f"(position {self.ctx.position.qty:g}, open orders present or not)")
+        if mode in ("shadow", "live") and not self.settings.trades:
+            return Answer(False, f"refused: {mode} needs a session started with API keys in shadow or live mode")
+        self.mode = mode  # type: ignore[assignment]
+        if mode == "dry_run":
+            self.gate.close("dry_run: signals only, no execution")
+        elif self.gate.active:
+            adapter = self._adapter_for(mode)  # type: ignore[arg-type]
+            assert adapter is not None
+            self.gate.open(adapter)
+        return Answer(True, f"mode: {mode}" + ("" if self.gate.active else " (in observation until activated)"))
+
+    # -- status -------------------------------------------------------------------------------
+    def _update_status(self) -> None:
+        pos = self.ctx.position
+        equity = self.ctx.equity(self._mark) if not math.isnan(self._mark) else self.config.initial_equity
+        snap = self.recorder.snapshots[-1][2] if self.recorder.snapshots else {}
+        account = snap.get("account_state", {})
+        day_pnl = equity - self._day_start[1] if self._day_start else 0.0
+        status = {
+            "mode": self.mode, "network": self.settings.network, "symbol": self.scenario.spec.instrument.symbol,
+            "state": "halted" if self.exchange.halted else ("active" if self.gate.active else "observation"),
+            "market_time_ms": self.clock.now_ns() // NS_PER_MS,
+            "warmup": {"done_minutes": round(self.warmup_done_minutes(), 3),
+                       "required_minutes": self.settings.warmup_minutes,
+                       "complete": self.warmup_done_minutes() >= self.settings.warmup_minutes},
+            "position": {"qty": pos.qty, "avg_entry": pos.avg_entry if pos.qty else None},
+            "heat": account.get("heat"), "equity": equity, "today_pnl": day_pnl,
+            "kill_switch": bool(account.get("killed", False)), "halted": self.exchange.halted,
+            "orders": len(self.ctx.orders), "alerts": len(self.alerts),
+        }
+        with self._status_lock:
+            self._status = status
+
+    def status(self) -> dict[str, Any]:
+        with self._status_lock:
+            return dict(self._status)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _pump(self, timeout: float) -> bool:
+        if self._deadline is not None and time.monotonic() > self._deadline:  # sim-determinism: allowed (give-up time)
+            raise WallTimeout(f"live session over {self.scenario.id}: stopped after {self.settings.max_wall_s:g} s "
+                              f"(market at {self.feed.watermark_ns})")
+        while True:
+            try:
+                command, args, reply = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            answer = self._apply(command, args)
+            self._update_status()
+            reply.put(answer)
+        got = self.exchange.pump(timeout)
+        self._update_status()
+        return got
+
+    def _handle(self, ev: Event) -> None:
+        self.recorder.on_event(ev)
+        if isinstance(ev, MinuteClose):
+            self._on_minute(ev)
+        if self.shadow is not None:
+            self.shadow.on_paper(ev)
+        self.strategy.on_event(ev, self.ctx)
+
+    def _on_minute(self, ev: MinuteClose) -> None:
+        mid = ev.features.mid_close
+        self._mark = mid if mid == mid else ev.bar.close
+        day = ev.ts_ns // (24 * 60 * NS_PER_MIN)
+        if self._day_start is None or self._day_start[0] != day:
+            self._day_start = (day, self.ctx.equity(self._mark))
+
+    def run(self) -> dict[str, str]:
+        """Runs to the end of the window (or the give-up time); returns the run's exports."""
+        if self.settings.max_wall_s is not None:
+            self._deadline = time.monotonic() + self.settings.max_wall_s  # sim-determinism: allowed (give-up time)
+        try:
+            try:
+                self.exchange.connect()
+                self._update_status()
+                self.strategy.on_start(self.ctx)
+                self.ctx.drain()
+                self.loop.run(self._handle, self.ctx.drain)
+                self.exchange.reconcile("end of session")
+            finally:
+                self.exchange.close()
+            self._update_status()
+            exports = pipeline_exports(self.recorder, self.ctx)
+            exports["status.json"] = json_text(self.status())
+            return exports
+        finally:
+            self.feed.close()

@@ -1,0 +1,176 @@
+"""Operating modes (spec §11): a session starts in observation, refuses activation before its
+warm-up and without the token, trades on paper once activated, never trades in dry_run, and in
+shadow mode alerts on the webhook when paper and live execution differ — against the emulator."""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.live.command import LiveRuntime
+from sim.live.control import TOKEN_HEADER
+from sim.live.settings import LiveSettings
+from sim.secrets import load_secrets
+from tests.emulator_process import KEY, SECRET, emulator, state
+from tests.webhook_receiver import WebhookReceiver
+
+PLAIN = "tests/fixtures/emulator/probe_plain.yaml"
+SHADOW = "tests/fixtures/emulator/probe_shadow.yaml"
+TOKEN = "test-activation-token-5b1e"
+
+
+def _rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _post(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    if token is not None:
+        req.add_header(TOKEN_HEADER, token)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+class Running:
+    """A LiveRuntime built and run on its own thread (the market engine stays on the thread that
+    made it, as in `sim live`); `.exports` once it has finished."""
+
+    def __init__(self, scenario: str, base: str, tmp: Path, hook: str | None, **settings: Any) -> None:
+        secrets = load_secrets(env={"BYBIT_TESTNET_API_KEY": KEY, "BYBIT_TESTNET_API_SECRET": SECRET,
+                                    "ACTIVATION_TOKEN": TOKEN, **({"ALERT_WEBHOOK_URL": hook} if hook else {})})
+        self._args = (scenario, LiveSettings(network="testnet", endpoint=base, data_dir=tmp, max_wall_s=120,
+                                             **settings), secrets)
+        self.exports: dict[str, str] = {}
+        self.error: BaseException | None = None
+        self._built = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self._built.wait(30), "the session was not built"
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            rt = LiveRuntime(*self._args)
+            self.url = rt.control.url
+        except BaseException as e:
+            self.error = e
+            return
+        finally:
+            self._built.set()
+        try:
+            self.exports = rt.run()
+            self.final = rt.session.status()
+        except BaseException as e:  # reported by join()
+            self.error = e
+        finally:
+            del rt
+            gc.collect()  # the engine must be freed on the thread that made it
+
+    def activate_when_allowed(self, timeout: float = 60.0) -> list[str]:
+        """Asks until the session accepts; returns every answer."""
+        answers = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code, answer = _post(self.url + "/activate", TOKEN)
+            answers.append(answer["message"])
+            if code == 200:
+                return answers
+            time.sleep(0.1)
+        raise AssertionError(f"never activated: {answers[-3:]}")
+
+    def join(self) -> dict[str, str]:
+        self.thread.join(timeout=180)
+        assert not self.thread.is_alive(), "the session did not end"
+        if self.error is not None:
+            raise self.error
+        return self.exports
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    tmp = tmp_path_factory.mktemp("paper")
+    with emulator(PLAIN, "--speed", "20") as base:
+        s = Running(PLAIN, base, tmp, None, mode="paper", warmup_minutes=1)
+        no_token = _post(s.url + "/activate")
+        wrong_token = _post(s.url + "/activate", "not-the-token")
+        answers = s.activate_when_allowed()
+        status = _get(s.url + "/status")
+        exports = s.join()
+        exchange = state(base)
+    yield {"exports": exports, "answers": answers, "no_token": no_token, "wrong_token": wrong_token,
+           "status": status, "exchange": exchange, "control": s.url, "final": s.final}
+
+
+def test_the_activation_endpoint_refuses_requests_without_the_token(paper: dict) -> None:
+    assert paper["no_token"] == (401, {"ok": False, "message": "refused: missing or wrong activation token"})
+    assert paper["wrong_token"][0] == 401
+
+
+def test_activation_is_refused_until_the_warm_up_is_complete(paper: dict) -> None:
+    answers = paper["answers"]
+    assert answers[0].startswith("refused: warm-up incomplete (0 of 1 minutes)")
+    assert answers[-1] == "activated: paper"
+    assert paper["status"]["state"] == "active" and paper["status"]["warmup"]["complete"]
+
+
+def test_a_paper_session_fills_on_paper_and_never_touches_the_exchange(paper: dict) -> None:
+    orders = _rows(paper["exports"]["orders.csv"])
+    assert [o["state"] for o in orders] == ["filled"] * 6
+    assert paper["exchange"]["orders"] == [] and paper["exchange"]["executions"] == 0
+    final = paper["final"]
+    assert final["mode"] == "paper" and final["position"]["qty"] == 0.0 and final["kill_switch"] is False
+    assert final["today_pnl"] == pytest.approx(float(_rows(paper["exports"]["equity.csv"])[-1]["equity"]) - 10_000.0)
+
+
+def test_the_control_server_binds_to_loopback_by_default(paper: dict) -> None:
+    assert paper["control"].startswith("http://127.0.0.1:")
+
+
+def test_a_dry_run_session_decides_but_never_trades(tmp_path: Path) -> None:
+    with emulator(PLAIN, "--speed", "60") as base:
+        s = Running(PLAIN, base, tmp_path, None, mode="dry_run", warmup_minutes=0)
+        code, answer = _post(s.url + "/activate", TOKEN)
+        exports = s.join()
+        exchange = state(base)
+    assert (code, answer["message"]) == (409, "refused: a dry_run session never trades")
+    orders = _rows(exports["orders.csv"])
+    assert len(orders) >= 5 and {o["state"] for o in orders} == {"rejected"}
+    assert exchange["orders"] == []
+
+
+def test_shadow_divergence_reaches_the_webhook_and_trading_goes_on(tmp_path: Path) -> None:
+    with WebhookReceiver() as hook, emulator(SHADOW) as base:
+        s = Running(SHADOW, base, tmp_path, hook.url, mode="shadow", warmup_minutes=0)
+        s.activate_when_allowed()
+        exports = s.join()
+        exchange = state(base)
+        bodies = [b for b in hook.wait_for(1, timeout=10) if b["kind"] == "shadow_divergence"]
+    assert bodies, "no shadow_divergence alert reached the webhook"
+    rejected = [b for b in bodies if "hourly_probe-000002" in b["message"]]
+    assert len(rejected) == 1 and "filled 0.01 on paper, 0 live" in rejected[0]["message"]
+    assert rejected[0]["mode"] == "shadow" and rejected[0]["symbol"] == "BTCUSDT"
+    # Paper drives the pipeline: every order filled there, the rejected one included.
+    assert [o["state"] for o in _rows(exports["orders.csv"])] == ["filled"] * 6
+    # The venue got the mirror: five accepted and filled, one refused.
+    assert exchange["orders_accepted"] == 5
