@@ -322,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_operate_arguments(p)
     p.set_defaults(func=cmd_mode)
 
+    from sim.live.record import add_record_arguments, cmd_record
+
+    p = sub.add_parser("record", help="capture a live or emulated window as a replayable scenario")
+    add_record_arguments(p)
+    p.set_defaults(func=cmd_record)
+
     p = sub.add_parser("demo", help="replay the shipped synthetic scenarios and print a summary")
     p.add_argument("--out")
     p.set_defaults(func=cmd_demo)

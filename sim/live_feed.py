@@ -55,6 +55,9 @@ class LiveFeed:
         self.pump: Callable[[float], bool] = lambda timeout: False
         self.stopped = False
         self._order_ids: dict[int, str] = {}  # paper orders in this engine: engine id -> client id
+        #: Where ticks are written before the engine sees them (`sim.collector.RawCollector`): a
+        #: write-ahead log a restarted session replays. None: not kept.
+        self.journal: Any = None
 
     # -- paper orders (the simulated adapter matches them in this engine) ----------------------
     def register_order_id(self, client_order_id: str) -> int:
@@ -98,7 +101,28 @@ class LiveFeed:
         """A public message stamped `ts_ns` arrived (a book re-send carries only this)."""
         self.watermark_ns = max(self.watermark_ns, ts_ns)
 
+    def preload(self, trades: list[tuple[int, float, float, int, int]],
+                quotes: list[tuple[int, float, float, float, float]]) -> None:
+        """A restarted session's journal: ticks already accepted once, each list in its receipt
+        order, given to the engine as they were (and not journaled again)."""
+        self._trades.extend(trades)
+        self._quotes.extend(quotes)
+        for rows in (trades, quotes):
+            if rows:
+                self.seen(max(r[0] for r in rows))
+        journal, self.journal = self.journal, None
+        try:
+            self._flush()
+        finally:
+            self.journal = journal
+
     def _flush(self) -> None:
+        if self.journal is not None and (self._trades or self._quotes):
+            for t in self._trades:
+                self.journal.trade(*t)
+            for q in self._quotes:
+                self.journal.quote(*q)
+            self.journal.flush()  # on disk before the engine decides anything on them
         e = self.engine
         if self._klines:
             interval = self._klines[0][1]

@@ -33,7 +33,7 @@ _SIGNALS_1M = """CREATE TABLE signals_1m (
     reason_code             TEXT,
     feature_snapshot        TEXT
 )"""
-_POSITIONS = """CREATE TABLE positions (
+POSITIONS_SQL = _POSITIONS = """CREATE TABLE positions (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     ts_ms_open          INTEGER NOT NULL,
     ts_ms_close         INTEGER,
@@ -53,7 +53,7 @@ _POSITIONS = """CREATE TABLE positions (
     leverage_used       DOUBLE,
     risk_pct_used       DOUBLE
 )"""
-_STATE_SNAPSHOTS = """CREATE TABLE state_snapshots (
+STATE_SNAPSHOTS_SQL = _STATE_SNAPSHOTS = """CREATE TABLE state_snapshots (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     ts_ms           INTEGER NOT NULL,
     snapshot_type   TEXT,

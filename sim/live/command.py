@@ -71,7 +71,8 @@ class LiveRuntime:
                                       context={"mode": settings.mode, "network": settings.network,
                                                "symbol": sc.spec.instrument.symbol, "run_id": sc.id},
                                       log_path=settings.data_dir / "alerts.jsonl")
-        self.session = LiveSession(sc, settings, api_key=key, api_secret=secret, send_alert=self.alerter.send)
+        self.session = LiveSession(sc, settings, api_key=key, api_secret=secret, send_alert=self.alerter.send,
+                                   durable=True)
         self.control = ControlServer(self.session, secrets.activation_token, settings.control_host,
                                      settings.control_port, settings.data_dir)
         self.control.start()
@@ -93,8 +94,9 @@ def cmd_live(args: argparse.Namespace) -> int:
     from sim.secrets import install_log_redaction, load_secrets
 
     secrets = load_secrets()
-    install_log_redaction(secrets)
     data_dir = _data_dir(args.data_dir, secrets)
+    _log_to(data_dir / "session.log")
+    install_log_redaction(secrets)  # on every handler: a secret never reaches a log
     settings = load_settings(args.settings, {
         "mode": args.mode, "network": args.network, "endpoint": args.endpoint, "category": args.category,
         "data_dir": data_dir, "control_port": args.control_port, "warmup_minutes": args.warmup_minutes,
@@ -112,6 +114,23 @@ def cmd_live(args: argparse.Namespace) -> int:
     print(json_text({k: status[k] for k in ("mode", "state", "position", "today_pnl", "halted")}).strip())
     print(f"outputs: {out}")
     return 0
+
+
+def _log_to(path: Path) -> None:
+    """The session's log: everything from INFO into the data directory, warnings also on stderr."""
+    import logging
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    file = logging.FileHandler(path)
+    file.setFormatter(fmt)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(fmt)
+    root.addHandler(file)
+    root.addHandler(console)
 
 
 def _control_url(data_dir: Path) -> str:

@@ -28,6 +28,7 @@ class ModeGate:
         self.adapter: ExchangeAdapter | None = None  # None: observation
         self.closed_reason = "observation: trading not activated"
         self._routes: dict[str, Any] = {}  # client order id -> the adapter that took it (None: the gate)
+        self.after_submit: Callable[[], None] | None = None  # called once an order has left
 
     @property
     def active(self) -> bool:
@@ -46,7 +47,10 @@ class ModeGate:
             self._answer(order.client_order_id, "rejected", self.closed_reason)
             return order.client_order_id
         self._routes[order.client_order_id] = self.adapter
-        return self.adapter.submit(order, now_ns)
+        cid = self.adapter.submit(order, now_ns)
+        if self.after_submit is not None:
+            self.after_submit()
+        return cid
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
         target = self._routes.get(client_order_id)

@@ -16,9 +16,14 @@ observation, warm-up, manual activation, mode switches, alerts and a status.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import json
 import logging
 import math
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -32,10 +37,12 @@ from sim.alerts import AlertKind
 from sim.clock import SimClock
 from sim.config import Config, load_config
 from sim.events import NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
+from sim.errors import UserInputError
 from sim.exports import json_text
 from sim.live.gate import ModeGate
 from sim.live.settings import LiveSettings, Mode
 from sim.live.shadow import ShadowAdapter
+from sim.live.store import Command, SessionStore
 from sim.live_feed import LiveFeed
 from sim.loop import EventLoop
 from sim.recorder import LateJournal, Recorder
@@ -65,7 +72,7 @@ class Answer:
 class LiveSession:
     def __init__(self, scenario: LoadedScenario, settings: LiveSettings, *, api_key: str = "", api_secret: str = "",
                  overrides: dict[str, Any] | None = None, send_alert: Callable[[str, str], None] | None = None,
-                 grace_ms: int = 0) -> None:
+                 grace_ms: int = 0, durable: bool = False) -> None:
         spec = scenario.spec
         self.scenario, self.settings = scenario, settings
         self.config: Config = load_config(overrides={**spec.config, **(overrides or {})}, origin=scenario.path)
@@ -95,7 +102,7 @@ class LiveSession:
         if self.mode == "dry_run":
             self.gate.close("dry_run: signals only, no execution")
         self.strategy = make_strategy(spec.strategy, spec.strategy_params)
-        self.journal = LateJournal()
+        self.journal = _SessionJournal(self)
         self.ctx = StrategyContext(
             clock=self.clock, adapter=self.gate, config=self.config, seed=spec.seed, strategy_name=self.strategy.name,
             add_timer=lambda t: self.timers.add(t, self.clock.now_ns()), on_order=lambda o: self.recorder.on_order(o),
@@ -108,6 +115,7 @@ class LiveSession:
             self.config.slippage_ticks_entry, self.config.slippage_ticks_exit, self.config.slippage_ticks_entry))
         self.commands: queue.Queue[tuple[str, dict[str, Any], queue.Queue[Answer]]] = queue.Queue()
         self.activated_at_ns: int | None = None
+        self.halted: str | None = None
         self.alerts: list[tuple[int, str, str]] = []
         self._mark = math.nan
         self._day_start: tuple[int, float] | None = None  # (UTC day, equity at its first minute)
@@ -115,15 +123,29 @@ class LiveSession:
         self._status_lock = threading.Lock()
         self._deadline: float | None = None
         self.feed.pump = self._pump
+        # Durable sessions (sim live) keep their record in the data directory and resume it.
+        self.durable = durable
+        self.store: SessionStore | None = None
+        self.collector: Any = None
+        self.recovering = False
+        self.resumed = False
+        self._replay_commands: collections.deque[Command] = collections.deque()
+        self._stored_snapshots: collections.deque[tuple[int, str, dict[str, Any]]] = collections.deque()
+        self._live_submits = 0
+        self._failpoint = _failpoint()
+        self.gate.after_submit = self._after_submit
 
     # -- alerts -------------------------------------------------------------------------------
     def alert(self, kind: str, message: str) -> None:
         now = self.clock.now_ns()
+        log.warning("alert %s: %s", kind, message)
         self.alerts.append((now, kind, message))
         self.recorder.alert(now, kind, message)
         self._forward_alert(kind, message)
 
     def _forward_alert(self, kind: str, message: str) -> None:
+        if self.recovering:
+            return  # raised and sent before the restart: the replay only re-creates it
         kind = ALERT_ALIASES.get(kind, kind)
         if self._send_alert is not None and kind in AlertKind.__members__.values():
             self._send_alert(kind, message)
@@ -161,17 +183,23 @@ class LiveSession:
         except queue.Empty:
             return Answer(False, f"{command}: the session did not answer within {timeout:g} s")
 
-    def _apply(self, command: str, args: dict[str, Any]) -> Answer:
+    def _apply(self, command: str, args: dict[str, Any], record: bool = True) -> Answer:
         if command == "activate":
-            return self.activate()
-        if command == "mode":
-            return self.switch_mode(args.get("mode", ""))
-        return Answer(False, f"unknown command {command!r}")
+            answer = self.activate()
+        elif command == "mode":
+            answer = self.switch_mode(args.get("mode", ""))
+        else:
+            return Answer(False, f"unknown command {command!r}")
+        if answer.ok and record and self.store is not None:
+            self.store.record_command(self.loop.dispatched, self.clock.now_ns(), command, args)
+        return answer
 
     def warmup_done_minutes(self) -> float:
         return max(self.clock.now_ns() - self.start_ns, 0) / NS_PER_MIN
 
     def activate(self) -> Answer:
+        if self.halted:
+            return Answer(False, f"refused: {self.halted}")
         if self.mode == "dry_run":
             return Answer(False, "refused: a dry_run session never trades")
         if self.gate.active:
@@ -220,15 +248,16 @@ class LiveSession:
         day_pnl = equity - self._day_start[1] if self._day_start else 0.0
         status = {
             "mode": self.mode, "network": self.settings.network, "symbol": self.scenario.spec.instrument.symbol,
-            "state": "halted" if self.exchange.halted else ("active" if self.gate.active else "observation"),
+            "state": "halted" if self.exchange.halted or self.halted else ("active" if self.gate.active else "observation"),
             "market_time_ms": self.clock.now_ns() // NS_PER_MS,
             "warmup": {"done_minutes": round(self.warmup_done_minutes(), 3),
                        "required_minutes": self.settings.warmup_minutes,
                        "complete": self.warmup_done_minutes() >= self.settings.warmup_minutes},
             "position": {"qty": pos.qty, "avg_entry": pos.avg_entry if pos.qty else None},
             "heat": account.get("heat"), "equity": equity, "today_pnl": day_pnl,
-            "kill_switch": bool(account.get("killed", False)), "halted": self.exchange.halted,
+            "kill_switch": bool(account.get("killed", False)), "halted": self.exchange.halted or self.halted,
             "orders": len(self.ctx.orders), "alerts": len(self.alerts),
+            "resumed": self.resumed, "recovering": self.recovering,
         }
         with self._status_lock:
             self._status = status
@@ -242,6 +271,8 @@ class LiveSession:
         if self._deadline is not None and time.monotonic() > self._deadline:  # sim-determinism: allowed (give-up time)
             raise WallTimeout(f"live session over {self.scenario.id}: stopped after {self.settings.max_wall_s:g} s "
                               f"(market at {self.feed.watermark_ns})")
+        if self.recovering:
+            self._end_recovery()
         while True:
             try:
                 command, args, reply = self.commands.get_nowait()
@@ -255,12 +286,123 @@ class LiveSession:
         return got
 
     def _handle(self, ev: Event) -> None:
+        while self._replay_commands and self._replay_commands[0].dispatched <= self.loop.dispatched:
+            self._replay_command(self._replay_commands.popleft())
         self.recorder.on_event(ev)
         if isinstance(ev, MinuteClose):
             self._on_minute(ev)
         if self.shadow is not None:
             self.shadow.on_paper(ev)
         self.strategy.on_event(ev, self.ctx)
+        if not self.recovering:
+            self._log_event(ev)
+        if isinstance(ev, Fill):
+            self._session_snapshot(ev.ts_ns, "FILL")
+        elif isinstance(ev, MinuteClose) and (ev.ts_ns // NS_PER_MIN) % self.settings.snapshot_interval_minutes == 0:
+            self._session_snapshot(ev.ts_ns, "SESSION_PERIODIC")
+
+    def _log_event(self, ev: Event) -> None:
+        """Spec §15.3: the full feature snapshot every minute; the order lifecycle with submit
+        time, fill time, price, fee and slippage (risk events are the alerts, logged as raised)."""
+        if isinstance(ev, MinuteClose):
+            row = {"bar": dataclasses.asdict(ev.bar), "features": dataclasses.asdict(ev.features)}
+            log.info("minute %d features %s", ev.ts_ns // NS_PER_MS, _canon(row))
+        elif isinstance(ev, Fill):
+            order = self.ctx.orders.get(ev.order_id)
+            decided = order.decision_ts_ns // NS_PER_MS if order is not None else None
+            slip = ev.side * (ev.price - ev.mid) if ev.mid == ev.mid else float("nan")
+            log.info("fill order=%s side=%+d qty=%r price=%r fee=%r liquidity=%s submitted_ms=%s filled_ms=%d "
+                     "slippage=%r (%s ticks)", ev.order_id, ev.side, ev.qty, ev.price, ev.fee, ev.liquidity, decided,
+                     ev.ts_ns // NS_PER_MS, slip, f"{slip / self.scenario.spec.instrument.tick_size:.1f}")
+        elif isinstance(ev, OrderUpdate):
+            log.info("order %s %s%s at %d", ev.order_id, ev.status, f" ({ev.reason})" if ev.reason else "",
+                     ev.ts_ns // NS_PER_MS)
+
+    # -- durability: the record in the data directory, and recovery from it -------------------
+    def _open_store(self) -> None:
+        from sim.collector import RawCollector
+
+        d = self.settings.data_dir
+        self.store = SessionStore(d)
+        row = self.store.open_session(self.scenario.id, self.mode, self.settings.network, self.start_ns)
+        self.collector = RawCollector(d, clock=self.clock.now_ns)
+        start_ms = self.start_ns // NS_PER_MS
+        if row.resumed:
+            self._load_journal(start_ms)
+        else:
+            n = self.collector.query("SELECT (SELECT count(*) FROM raw_trades WHERE ts_ms >= ?) + "
+                                     "(SELECT count(*) FROM raw_quotes WHERE ts_ms >= ?)", [start_ms, start_ms])[0][0]
+            if n:
+                raise UserInputError(f"{d}/raw.duckdb: already holds market data at or after this session's start; "
+                                     "a new session needs a fresh data directory")
+        self.feed.journal = self.collector
+
+    def _load_journal(self, start_ms: int) -> None:
+        """The dead process's ticks, commands and snapshots: the replay rebuilds its state."""
+        assert self.store is not None
+        trades = [(ts * NS_PER_MS, px, sz, side, tid) for ts, px, sz, side, tid in self.collector.query(
+            "SELECT ts_ms, price, size, COALESCE(exchange_side, 0), COALESCE(trade_id, -1) FROM raw_trades "
+            "WHERE ts_ms >= ? ORDER BY rowid", [start_ms])]
+        quotes = [(ts * NS_PER_MS, bp, bs, ap, az) for ts, bp, bs, ap, az in self.collector.query(
+            "SELECT ts_ms, bid_px, bid_sz, ask_px, ask_sz FROM raw_quotes WHERE ts_ms >= ? ORDER BY rowid",
+            [start_ms])]
+        self.feed.preload(trades, quotes)
+        self._replay_commands = collections.deque(self.store.commands())
+        self._stored_snapshots = collections.deque(self.store.snapshots_since(start_ms))
+        self.recovering = self.resumed = True
+        log.warning("resuming session %s: replaying %d trades, %d quotes, %d commands", self.scenario.id,
+                    len(trades), len(quotes), len(self._replay_commands))
+
+    def _replay_command(self, c: Command) -> None:
+        answer = self._apply(c.command, c.args, record=False)
+        if not answer.ok:
+            self._recovery_mismatch(f"recorded command {c.command} {c.args} now answers: {answer.message}")
+
+    def _end_recovery(self) -> None:
+        """The journal is consumed: from here on the session is live again."""
+        self.recovering = False
+        while self._replay_commands:
+            self._replay_command(self._replay_commands.popleft())
+        log.warning("session %s resumed at market time %d ms", self.scenario.id, self.clock.now_ns() // NS_PER_MS)
+
+    def _recovery_mismatch(self, what: str) -> None:
+        if self.halted is None:
+            self.halted = f"recovery: {what}"
+            self.gate.close("halted: " + self.halted)
+            self.alert("position_mismatch", f"{self.halted}; trading halted until an operator resolves it")
+
+    def _snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
+        """Every snapshot, the strategy's and the session's: checked against the record while
+        recovering, appended to it after."""
+        ts_ms = ts_ns // NS_PER_MS
+        if self._stored_snapshots:
+            exp_ts, exp_kind, exp = self._stored_snapshots.popleft()
+            if (exp_ts, exp_kind, _canon(exp)) != (ts_ms, kind, _canon(state)):
+                self._recovery_mismatch(f"snapshot {kind} at {ts_ms} differs from the one on record "
+                                        f"({exp_kind} at {exp_ts})")
+            return
+        if self.store is not None:
+            self.store.append_snapshot(ts_ms, kind, state)
+
+    def _session_snapshot(self, ts_ns: int, kind: str) -> None:
+        pos = self.ctx.position
+        strategy_state = self.recorder.snapshots[-1][2] if self.recorder.snapshots else {}
+        pending = [[o.client_order_id, o.side, o.order_type, o.qty, o.price, o.state]
+                   for o in self.ctx.orders.values() if o.is_open]
+        self._snapshot(ts_ns, kind, {
+            "position_state": {"qty": pos.qty, "avg_entry": pos.avg_entry, "realized_pnl": pos.realized_pnl, "fees": pos.fees, "funding": pos.funding},
+            "acceptance_state": strategy_state.get("acceptance_state", {}),
+            "pending_orders": pending,
+            "account_state": {"equity": self.ctx.equity(self._mark) if self._mark == self._mark else None,
+                              "mode": self.mode, "active": self.gate.active},
+        })
+
+    def _after_submit(self) -> None:
+        if self.recovering:
+            return
+        self._live_submits += 1
+        if self._failpoint is not None and self._live_submits == self._failpoint:
+            os.kill(os.getpid(), signal.SIGKILL)  # a crash right after an order left, for recovery tests
 
     def _on_minute(self, ev: MinuteClose) -> None:
         mid = ev.features.mid_close
@@ -274,6 +416,8 @@ class LiveSession:
         if self.settings.max_wall_s is not None:
             self._deadline = time.monotonic() + self.settings.max_wall_s  # sim-determinism: allowed (give-up time)
         try:
+            if self.durable:
+                self._open_store()
             try:
                 self.exchange.connect()
                 self._update_status()
@@ -286,6 +430,44 @@ class LiveSession:
             self._update_status()
             exports = pipeline_exports(self.recorder, self.ctx)
             exports["status.json"] = json_text(self.status())
+            if self.store is not None:
+                self.store.finish()
             return exports
         finally:
             self.feed.close()
+            if self.collector is not None:
+                self.collector.close()
+            if self.store is not None:
+                self.store.close()
+
+
+class _SessionJournal(LateJournal):
+    """The strategy's journal in a live session: its alerts also go to the webhook, its snapshots
+    also to the session's record."""
+
+    def __init__(self, session: LiveSession) -> None:
+        self.session = session
+
+    def alert(self, ts_ns: int, kind: str, message: str) -> None:
+        super().alert(ts_ns, kind, message)
+        if not self.session.recovering:
+            log.warning("alert %s: %s", kind, message)
+        self.session.alerts.append((ts_ns, kind, message))
+        self.session._forward_alert(kind, message)
+
+    def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
+        super().snapshot(ts_ns, kind, state)
+        self.session._snapshot(ts_ns, kind, state)
+
+
+def _canon(state: dict[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"))
+
+
+def _failpoint() -> int | None:
+    """`SIM_FAILPOINT=submit:N`: the process kills itself right after its N-th order leaves
+    (recovery tests use it to crash between an order's submission and its fill)."""
+    value = os.environ.get("SIM_FAILPOINT", "")
+    if value.startswith("submit:"):
+        return int(value.split(":", 1)[1])
+    return None
