@@ -1,5 +1,6 @@
 """The emulated account: orders, executions, the one-way position and the wallet, kept in the
-shapes Bybit v5 reports them (decimal strings, millisecond times), for a linear USDT contract.
+shapes Bybit v5 reports them (decimal strings, millisecond times), for one instrument of one
+category; the category's arithmetic (fees, values, PnL, wallet rows) is its `Contract`.
 
 Everything here is bookkeeping over what the matching engine decided; nothing here matches.
 Amounts that come from the engine as floats are written with `repr`, the shortest text that
@@ -12,12 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .contract import Contract, num
 
-def num(x: float | Decimal | int) -> str:
-    """A number as Bybit writes it: a decimal string (floats by their shortest round-trip text)."""
-    if isinstance(x, float):
-        return repr(x + 0.0)  # -0.0 -> 0.0
-    return str(x)
+__all__ = ["EmExecution", "EmOrder", "EmPosition", "OPEN_STATUSES", "Wallet", "num", "side_name"]
 
 
 def side_name(side: int) -> str:
@@ -44,35 +42,53 @@ class EmOrder:
     status: str = "Created"
     cum_qty: float = 0.0
     cum_value: float = 0.0
-    cum_fee: float = 0.0
+    cum_fee: float = 0.0  # in the settle coin (linear, inverse)
     cancel_type: str = "UNKNOWN"
     reject_reason: str = "EC_NoError"
     updated_ms: int = 0
+    market_unit: str = ""  # spot market orders: baseCoin | quoteCoin, as the order gave it
+    base_qty: Decimal | None = None  # what is matched, when `qty` is in the quote coin
+    lock_price: float | None = None  # spot: the price the unfilled part holds funds at
+    fees: dict[str, float] = field(default_factory=dict)  # cumulative fee per coin
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES or self.status == "Created"
 
-    def wire(self) -> dict[str, Any]:
-        leaves = max(float(self.qty) - self.cum_qty, 0.0) if self.status in OPEN_STATUSES else 0.0
-        avg = self.cum_value / self.cum_qty if self.cum_qty > 0 else None
-        return {
+    @property
+    def match_qty(self) -> Decimal:
+        """The quantity the engine matches (the base coin's, for a quote-coin spot order)."""
+        return self.base_qty if self.base_qty is not None else self.qty
+
+    def leaves(self) -> float:
+        return max(float(self.match_qty) - self.cum_qty, 0.0)
+
+    def wire(self, c: Contract) -> dict[str, Any]:
+        leaves = self.leaves() if self.status in OPEN_STATUSES else 0.0
+        avg = c.avg_price(self.cum_qty, self.cum_value) if self.cum_qty > 0 else None
+        fee_coin = c.order_fee_coin(self.side, self.fees)
+        cum_fee = num(self.fees.get(fee_coin, 0.0) if c.category == "spot" else self.cum_fee)
+        row = {
             "category": self.category, "symbol": self.symbol, "orderId": self.order_id,
             "orderLinkId": self.link_id, "blockTradeId": "", "side": side_name(self.side),
             "positionIdx": 0, "orderStatus": self.status, "cancelType": self.cancel_type,
             "rejectReason": self.reject_reason, "timeInForce": self.time_in_force, "isLeverage": "",
             "price": num(self.price) if self.price is not None else "0", "qty": num(self.qty),
-            "avgPrice": num(avg) if avg is not None else "", "leavesQty": num(leaves),
-            "leavesValue": num(leaves * float(self.price)) if self.price is not None else "0",
-            "cumExecQty": num(self.cum_qty), "cumExecValue": num(self.cum_value), "cumExecFee": num(self.cum_fee),
+            "avgPrice": num(avg) if avg is not None else "", "leavesQty": c.qty_text(leaves),
+            "leavesValue": num(c.leaves_value(leaves, float(self.price))) if self.price is not None else "0",
+            "cumExecQty": c.qty_text(self.cum_qty), "cumExecValue": num(self.cum_value), "cumExecFee": cum_fee,
             "orderType": self.order_type, "stopOrderType": "", "orderIv": "", "triggerPrice": "",
             "takeProfit": "", "stopLoss": "", "triggerBy": "", "tpTriggerBy": "", "slTriggerBy": "",
             "triggerDirection": 0, "placeType": "", "lastPriceOnCreated": "", "closeOnTrigger": False,
             "reduceOnly": self.reduce_only, "smpGroup": 0, "smpType": "None", "smpOrderId": "",
             "slLimitPrice": "0", "tpLimitPrice": "0", "tpslMode": "", "createType": "CreateByUser",
-            "marketUnit": "", "createdTime": str(self.created_ms), "updatedTime": str(self.updated_ms or self.created_ms),
-            "feeCurrency": "",
+            "marketUnit": self.market_unit, "createdTime": str(self.created_ms),
+            "updatedTime": str(self.updated_ms or self.created_ms), "feeCurrency": fee_coin,
         }
+        if c.category != "inverse":
+            # Linear and spot report fees per coin; inverse has only cumExecFee (bybit-v5.md §3).
+            row["cumFeeDetail"] = {coin: num(v) for coin, v in sorted(self.fees.items())}
+        return row
 
 
 @dataclass(frozen=True)
@@ -92,31 +108,32 @@ class EmExecution:
     mark: float
     seq: int
     closed_size: float = 0.0
+    fee_coin: str = "USDT"
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self, c: Contract) -> dict[str, Any]:
         o = self.order
         return {
             "category": self.category, "symbol": self.symbol, "execId": self.exec_id,
             "orderId": o.order_id if o else "", "orderLinkId": o.link_id if o else "",
             "side": side_name(self.side), "orderPrice": num(o.price) if o and o.price is not None else "0",
             "orderQty": num(o.qty) if o else "0",
-            "leavesQty": num(max(float(o.qty) - o.cum_qty, 0.0)) if o else "0",
+            "leavesQty": c.qty_text(o.leaves()) if o else "0",
             "orderType": o.order_type if o else "UNKNOWN", "stopOrderType": "",
-            "execPrice": num(self.price), "execQty": num(self.qty), "execValue": num(self.price * self.qty),
-            "execFee": num(self.fee), "feeCurrency": "USDT", "feeRate": num(self.fee_rate),
+            "execPrice": num(self.price), "execQty": c.qty_text(self.qty),
+            "execValue": num(c.exec_value(self.price, self.qty)),
+            "execFee": num(self.fee), "feeCurrency": self.fee_coin, "feeRate": num(self.fee_rate),
             "execType": self.exec_type, "execTime": str(self.time_ms), "isMaker": self.is_maker,
             "markPrice": num(self.mark), "indexPrice": "", "underlyingPrice": "", "blockTradeId": "",
-            "closedSize": num(self.closed_size), "seq": self.seq, "createType": "CreateByUser",
+            "closedSize": c.qty_text(self.closed_size), "seq": self.seq, "createType": "CreateByUser",
             "tradeIv": "", "markIv": "", "extraFees": "",
         }
 
 
 @dataclass
 class EmPosition:
-    """A one-way linear position: signed size, average entry, realised PnL (before fees)."""
+    """A one-way position: signed size, average entry, realised PnL (settle coin, before fees)."""
 
-    category: str
-    symbol: str
+    contract: Contract
     size: float = 0.0
     entry: float = 0.0
     realised: float = 0.0
@@ -126,34 +143,22 @@ class EmPosition:
 
     def apply(self, side: int, price: float, qty: float) -> float:
         """Applies a fill; returns the size it closed."""
-        signed = side * qty
-        closed = 0.0
-        if self.size == 0.0 or (self.size > 0) == (signed > 0):
-            total = abs(self.size) + qty
-            self.entry = (self.entry * abs(self.size) + price * qty) / total
-            self.size += signed
-        else:
-            closed = min(qty, abs(self.size))
-            direction = 1.0 if self.size > 0 else -1.0
-            pnl = closed * (price - self.entry) * direction
-            self.realised += pnl
-            self.cum_realised += pnl
-            rest = qty - closed
-            self.size += signed
-            if abs(self.size) < 1e-12:
-                self.size, self.entry = 0.0, 0.0
-            elif rest > 0:
-                self.entry = price  # flipped: the rest opens at this price
-        return closed
+        step = self.contract.fill(self.size, self.entry, side, price, qty)
+        if step.closed:
+            self.realised += step.pnl
+            self.cum_realised += step.pnl
+        self.size, self.entry = step.size, step.entry
+        return step.closed
 
     def wire(self, mark: float, leverage: str = "10") -> dict[str, Any]:
+        c = self.contract
         side = 0 if self.size == 0 else (1 if self.size > 0 else -1)
-        upl = (mark - self.entry) * self.size if self.size and mark == mark else 0.0
+        upl = c.unrealised(self.size, self.entry, mark) if self.size and mark == mark else 0.0
         return {
-            "category": self.category, "symbol": self.symbol, "positionIdx": 0, "riskId": 1,
-            "riskLimitValue": "2000000", "side": side_name(side), "size": num(abs(self.size)),
+            "category": c.category, "symbol": c.symbol, "positionIdx": 0, "riskId": 1,
+            "riskLimitValue": "2000000", "side": side_name(side), "size": c.qty_text(abs(self.size)),
             "avgPrice": num(self.entry), "entryPrice": num(self.entry),
-            "positionValue": num(abs(self.size) * self.entry), "tradeMode": 0, "autoAddMargin": 0,
+            "positionValue": num(c.position_value(abs(self.size), self.entry)), "tradeMode": 0, "autoAddMargin": 0,
             "positionStatus": "Normal", "leverage": leverage, "markPrice": num(mark if mark == mark else 0.0),
             "liqPrice": "", "bustPrice": "", "positionIM": "0", "positionMM": "0", "positionBalance": "0",
             "takeProfit": "0", "stopLoss": "0", "trailingStop": "0", "sessionAvgPrice": "",
@@ -165,24 +170,22 @@ class EmPosition:
 
 @dataclass
 class Wallet:
-    """The unified account's USDT: deposits + realised PnL − fees − funding."""
+    """The unified account's coins: deposits, plus realised PnL, minus fees and funding (in the
+    settle coin), plus what spot fills bought and sold."""
 
-    balance: float
+    contract: Contract
+    balances: dict[str, float]
     positions: list[EmPosition] = field(default_factory=list)
 
-    def wire(self, marks: dict[str, float]) -> dict[str, Any]:
-        upl = sum((marks.get(p.symbol, p.entry) - p.entry) * p.size for p in self.positions if p.size)
-        equity = self.balance + upl
-        coin = {
-            "coin": "USDT", "equity": num(equity), "usdValue": num(equity), "walletBalance": num(self.balance),
-            "free": "", "locked": "0", "spotHedgingQty": "0", "borrowAmount": "0", "availableToWithdraw": "",
-            "accruedInterest": "0", "totalOrderIM": "0", "totalPositionIM": "0", "totalPositionMM": "0",
-            "unrealisedPnl": num(upl), "cumRealisedPnl": num(sum(p.cum_realised for p in self.positions)),
-            "bonus": "0", "marginCollateral": True, "collateralSwitch": True, "availableToBorrow": "",
-        }
-        return {
-            "accountType": "UNIFIED", "accountLTV": "0", "accountIMRate": "0", "accountMMRate": "0",
-            "totalEquity": num(equity), "totalWalletBalance": num(self.balance), "totalMarginBalance": num(equity),
-            "totalAvailableBalance": num(equity), "totalPerpUPL": num(upl), "totalInitialMargin": "0",
-            "totalMaintenanceMargin": "0", "coin": [coin],
-        }
+    def credit(self, coin: str, amount: float) -> None:
+        self.balances[coin] = self.balances.get(coin, 0.0) + amount
+
+    def balance(self, coin: str) -> float:
+        return self.balances.get(coin, 0.0)
+
+    def wire(self, mark: float, locked: dict[str, float] | None = None,
+             coins: tuple[str, ...] | None = None) -> dict[str, Any]:
+        c = self.contract
+        upl = sum(c.unrealised(p.size, p.entry, mark) for p in self.positions if p.size)
+        cum = sum(p.cum_realised for p in self.positions)
+        return c.wallet_wire(self.balances, upl, cum, locked or {}, mark, coins)

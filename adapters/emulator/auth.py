@@ -100,7 +100,9 @@ class AuthResult:
 
 
 def _hmac_hex(secret: str, message: str) -> str:
-    return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+    # surrogatepass: a payload holding a lone surrogate (no valid request can) must fail the
+    # signature check like any other altered payload, not raise; valid text encodes as UTF-8.
+    return hmac.new(secret.encode("utf-8"), message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def sign_rest(secret: str, timestamp: str, key: str, recv_window: str, payload: str) -> str:

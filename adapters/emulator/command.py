@@ -7,6 +7,8 @@ The scenario's `emulator:` block (optional) sets the replay and scripts faults:
       fast_until: "2024-03-01T03:50:00Z"   # before this, replay as fast as the clients read
       faults:                        # see adapters/emulator/faults.py
         - {kind: disconnect, stream: private, at: "2024-03-01T04:05:00Z"}
+      category: linear               # linear | spot | inverse: how the instrument is served
+      balances: {USDT: 10000}        # the account's starting coins (default: USDT = initial_equity)
 
 Command-line options override it. API keys accepted: `--api-key/--api-secret`, else the
 environment's BYBIT_API_KEY / BYBIT_API_SECRET, else the emulator's own test pair
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 from datetime import datetime, timezone
@@ -26,7 +29,8 @@ from sim.errors import UserInputError
 
 EMULATOR_KEY = "emulator-api-key"
 EMULATOR_SECRET = "emulator-api-secret"
-EMULATOR_KEYS = ("speed", "fast_until", "faults", "start_on_subscribe")
+EMULATOR_KEYS = ("speed", "fast_until", "faults", "start_on_subscribe", "category", "balances")
+CATEGORIES = ("linear", "spot", "inverse")
 
 
 def _time_ns(value: Any, origin: str) -> int:
@@ -53,6 +57,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key")
     p.add_argument("--api-secret")
     p.add_argument("--rate-limit-scale", type=float, default=1.0, help="multiply Bybit's per-second limits")
+    p.add_argument("--category", choices=CATEGORIES, help="serve the instrument as this category (default: "
+                   "the scenario's emulator.category, else linear)")
+
+
+def _category(value: Any, origin: str) -> str:
+    if value not in CATEGORIES:
+        raise UserInputError(f"{origin}: emulator.category: {value!r} is not one of {', '.join(CATEGORIES)}")
+    return str(value)
+
+
+def _balances(value: Any, origin: str) -> dict[str, float]:
+    """The starting wallet: coin -> amount. Zero is allowed (a coin listed empty), negative not."""
+    if not isinstance(value, dict) or not value:
+        raise UserInputError(f"{origin}: emulator.balances: expected a mapping of coin to amount, got {value!r}")
+    out: dict[str, float] = {}
+    for coin, amount in value.items():
+        if not isinstance(coin, str) or not coin.isalnum() or coin != coin.upper():
+            raise UserInputError(f"{origin}: emulator.balances: {coin!r} is not a coin name such as USDT or BTC")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
+            raise UserInputError(f"{origin}: emulator.balances.{coin}: expected a number >= 0, got {amount!r}")
+        out[coin] = float(amount)
+    return out
+
+
+def _check_instrument(sc: Any, category: str) -> None:
+    if category == "inverse":
+        step = sc.spec.instrument.qty_step
+        if step < 1 or step != int(step):
+            raise UserInputError(f"{sc.path}: instrument.qty_step: an inverse instrument counts whole 1-USD "
+                                 f"contracts, so its step must be a whole number >= 1, got {step!r}")
 
 
 def build(args: argparse.Namespace) -> Any:
@@ -76,11 +110,17 @@ def build(args: argparse.Namespace) -> Any:
         plan = FaultPlan.from_config(list(block.get("faults") or []), origin=str(sc.path))
     except ValueError as e:
         raise UserInputError(str(e)) from None
+    origin = str(sc.path)
+    scenario_category = _category(block["category"], origin) if "category" in block else "linear"
+    category = args.category or scenario_category
+    _check_instrument(sc, category)
+    balances = _balances(block["balances"], origin) if "balances" in block else None
     key = args.api_key or os.environ.get("BYBIT_API_KEY") or EMULATOR_KEY
     secret = args.api_secret or os.environ.get("BYBIT_API_SECRET") or EMULATOR_SECRET
     settings = EmulatorSettings(speed=speed, fast_until_ns=_time_ns(fast, str(sc.path)) if fast else None,
                                 start_on_subscribe=start == "subscribe", rate_limit_scale=args.rate_limit_scale)
-    return Emulator(EmulatedExchange(sc), KeyStore.from_pairs([(key, secret)]), settings, plan)
+    exchange = EmulatedExchange(sc, category=category, balances=balances)
+    return Emulator(exchange, KeyStore.from_pairs([(key, secret)]), settings, plan)
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ One asyncio loop runs everything — the REST handlers, the WebSocket sessions a
 task — so the exchange is only ever touched by one piece of code at a time. Paths, envelopes,
 signatures, timestamp windows, retCodes and rate-limit headers are Bybit's (see
 shared/reference/bybit-v5.md), so unmodified pybit talks to it once its base URL points here.
+The instrument is served in one category (linear, spot or inverse): that category's public
+channel and REST `category` list it; the others list nothing, as for an unknown category.
 
 The replay starts `START_AFTER_SUBSCRIBE_S` after the first public subscription is acknowledged
 (or on `POST /emulator/start`): a recording has a beginning, and a client that connects late —
@@ -24,6 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
@@ -120,17 +123,22 @@ class Emulator:
     def route(self, method: str, path: str, p: dict[str, Any]) -> tuple[Any, list[Published]]:
         ex = self.ex
         cat = p.get("category", "linear")
-        listing = lambda rows: ({"category": cat, "list": rows, "nextPageCursor": ""}, [])  # noqa: E731
+        served = cat == ex.category  # another category lists nothing here, as for an unknown one
+
+        def listing(rows: list[Any]) -> tuple[Any, list[Published]]:
+            return {"category": cat, "list": rows if served else [], "nextPageCursor": ""}, []
+
         if method == "GET":
             if path == "/v5/market/time":
                 ns = time.time_ns()  # sim-determinism: allowed (server time is the wall clock)
                 return {"timeSecond": str(ns // 10**9), "timeNano": str(ns)}, []
             if path == "/v5/market/instruments-info":
-                rows = [ex.instrument()] if cat == ex.category and p.get("symbol") in (None, ex.symbol) else []
-                return listing(rows)
+                return listing([ex.instrument()] if p.get("symbol") in (None, ex.symbol) else [])
             if path == "/v5/market/tickers":
-                return listing([ex.ticker()] if cat == ex.category else [])
+                return listing([ex.ticker()])
             if path == "/v5/market/orderbook":
+                if not served:
+                    raise ApiError(10001, f"params error: category {cat!r} has no instrument here")
                 top = ex.tape.last_top or {"s": ex.symbol, "b": [], "a": [], "u": 0, "seq": 0}
                 return {**top, "ts": ex.market_ns // NS_PER_MS, "cts": ex.market_ns // NS_PER_MS}, []
             if path == "/v5/market/recent-trade":
@@ -141,7 +149,7 @@ class Emulator:
             if path == "/v5/market/kline":
                 rows = [[str(k["start"]), k["open"], k["high"], k["low"], k["close"], k["volume"], k["turnover"]]
                         for k in reversed(ex.tape.klines[-int(p.get("limit", 200)):])]
-                return {"category": cat, "symbol": ex.symbol, "list": rows}, []
+                return {"category": cat, "symbol": ex.symbol, "list": rows if served else []}, []
             if path == "/v5/market/funding/history":
                 return listing([])
             if path in ("/v5/order/realtime", "/v5/order/history"):
@@ -149,11 +157,14 @@ class Emulator:
             if path == "/v5/execution/list":
                 return listing(ex.query_executions(p)[: int(p.get("limit", 50))])
             if path == "/v5/position/list":
-                return listing(ex.query_positions(p))
+                if cat == "spot":
+                    raise ApiError(10001, "params error: category spot has no positions")
+                return listing(ex.query_positions(p) if served else [])
             if path == "/v5/account/wallet-balance":
-                return {"list": [ex.wallet_balance()]}, []
+                coin = unquote(str(p.get("coin") or ""))
+                return {"list": [ex.wallet_balance(tuple(coin.split(",")) if coin else None)]}, []
             if path == "/v5/account/fee-rate":
-                return {"list": [ex.fee_rate()] if p.get("symbol") in (None, ex.symbol) else []}, []
+                return {"list": [ex.fee_rate()] if served and p.get("symbol") in (None, ex.symbol) else []}, []
             if path == "/v5/account/info":
                 return {"unifiedMarginStatus": 5, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False,
                         "spotHedgingStatus": "OFF", "updatedTime": "0", "dcpStatus": "OFF", "timeWindow": 0,
@@ -208,6 +219,8 @@ class Emulator:
         if op == "ping":
             if private:
                 self._send(s, {"req_id": req_id or "", "op": "pong", "args": [str(wall_ms())], "conn_id": s.conn_id})
+            elif s.channel == "spot":  # public spot answers without a req_id
+                self._send(s, {"success": True, "ret_msg": "pong", "conn_id": s.conn_id, "op": "ping"})
             else:
                 self._send(s, {"success": True, "ret_msg": "pong", "conn_id": s.conn_id, "req_id": req_id or "",
                                "op": "ping"})
@@ -228,7 +241,8 @@ class Emulator:
                 s.topics.update(topics)
             else:
                 s.topics.difference_update(topics)
-            self._send(s, {"success": True, "ret_msg": "", "conn_id": s.conn_id, "req_id": req_id or "", "op": op})
+            ack = op if s.channel == "spot" else ""  # public spot puts the op into ret_msg
+            self._send(s, {"success": True, "ret_msg": ack, "conn_id": s.conn_id, "req_id": req_id or "", "op": op})
             if op == "subscribe" and not private:
                 stale = self.faults.is_stale(self.ex.market_ns // NS_PER_MS)
                 if not stale and self.ex.tape.last_top is not None and f"orderbook.1.{self.ex.symbol}" in topics:
@@ -241,7 +255,9 @@ class Emulator:
 
     def _valid_topic(self, s: Session, topic: str) -> bool:
         if s.channel == "private":
-            return s.authed and topic in PRIVATE_TOPICS + tuple(f"{t}.linear" for t in PRIVATE_TOPICS)
+            # All-in-one topics and the served category's variants; spot accepts `position` but
+            # has none to push.
+            return s.authed and topic in PRIVATE_TOPICS + tuple(f"{t}.{self.ex.category}" for t in PRIVATE_TOPICS)
         if s.channel != self.ex.category:
             return False  # this emulator lists no instrument in that category
         sym = self.ex.symbol
@@ -262,7 +278,7 @@ class Emulator:
             for s in list(self.sessions):
                 if s.channel != m.channel:
                     continue
-                if not (m.topic in s.topics or (m.channel == "private" and f"{base}.linear" in s.topics)):
+                if not (m.topic in s.topics or (m.channel == "private" and f"{base}.{self.ex.category}" in s.topics)):
                     continue
                 if delay:
                     asyncio.get_running_loop().call_later(delay / 1000, self._send, s, m.body)

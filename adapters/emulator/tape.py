@@ -6,6 +6,10 @@ copy; once the engine has reached market time M, every kept row stamped at or be
 complete and is published, merged by (time, kind priority, source, row) — quotes before trades
 at one instant, as the engine orders them — so a client that stamps its ticks with the
 messages' exchange times rebuilds exactly the engine's tick sequence.
+
+Sizes are published in the instrument's own unit, as the scenario's data gives them (USD
+contracts for an inverse instrument); the category decides the few fields that differ (spot
+prints have no tick direction; an inverse kline's turnover is in BTC, see `contract`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pyarrow as pa
 from sim.data.source import BatchSource
 from sim.events import NS_PER_MS, PRIORITY
 
-from .account import num
+from .contract import Contract, num
 
 #: Bybit puts at most this many prints in one publicTrade message.
 MAX_TRADES_PER_MESSAGE = 1024
@@ -86,8 +90,8 @@ class Published:
 class Tape:
     """Merges the tee'd sources into public messages for one instrument."""
 
-    def __init__(self, sources: list[TeeSource], symbol: str, category: str) -> None:
-        self.sources, self.symbol, self.category = sources, symbol, category
+    def __init__(self, sources: list[TeeSource], symbol: str, category: str, contract: Contract | None = None) -> None:
+        self.sources, self.symbol, self.category, self.contract = sources, symbol, category, contract
         self._trade_seq = 0
         self._book_u = 0
         self.last_top: dict[str, Any] | None = None
@@ -139,6 +143,8 @@ class Tape:
         item = {"T": ts, "s": self.symbol, "S": "Buy" if side > 0 else "Sell", "v": num(float(r["size"])),
                 "p": num(float(r["price"])), "L": "ZeroPlusTick",
                 "i": str(tid if tid >= 0 else self._trade_seq), "BT": False, "RPI": False, "seq": self._trade_seq}
+        if self.category == "spot":
+            del item["L"]  # tick direction is a derivatives field
         self.recent_trades.append(item)
         del self.recent_trades[:-1000]
         return item
@@ -163,9 +169,11 @@ class Tape:
         interval_min = int(r["interval_ns"]) // (60 * 10**9)
         start = r["open_ts_ns"] // NS_PER_MS
         end = start + interval_min * 60_000 - 1
-        item = {"start": start, "end": end, "interval": str(interval_min), "open": num(float(r["open"])),
-                "close": num(float(r["close"])), "high": num(float(r["high"])), "low": num(float(r["low"])),
-                "volume": num(float(r["volume"])), "turnover": "0", "confirm": True, "timestamp": end + 1}
+        o, h, lo, c, v = (float(r[k]) for k in ("open", "high", "low", "close", "volume"))
+        turnover = self.contract.kline_turnover(o, h, lo, c, v) if self.contract is not None else "0"
+        item = {"start": start, "end": end, "interval": str(interval_min), "open": num(o), "close": num(c),
+                "high": num(h), "low": num(lo), "volume": num(v), "turnover": turnover, "confirm": True,
+                "timestamp": end + 1}
         self.klines.append(item)
         topic = f"kline.{interval_min}.{self.symbol}"
         return Published(self.category, topic, {"topic": topic, "type": "snapshot", "ts": end + 1, "data": [item]},
