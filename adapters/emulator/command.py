@@ -5,6 +5,7 @@ The scenario's `emulator:` block (optional) sets the replay and scripts faults:
     emulator:
       speed: 60                      # market time runs 60x real time once paced
       fast_until: "2024-03-01T03:50:00Z"   # before this, replay as fast as the clients read
+      pause_without_clients: true    # market time stands still while no client is subscribed
       faults:                        # see adapters/emulator/faults.py
         - {kind: disconnect, stream: private, at: "2024-03-01T04:05:00Z"}
       category: linear               # linear | spot | inverse: how the instrument is served
@@ -29,7 +30,8 @@ from sim.errors import UserInputError
 
 EMULATOR_KEY = "emulator-api-key"
 EMULATOR_SECRET = "emulator-api-secret"
-EMULATOR_KEYS = ("speed", "fast_until", "faults", "start_on_subscribe", "category", "balances")
+EMULATOR_KEYS = ("speed", "fast_until", "faults", "start_on_subscribe", "category", "balances",
+                 "pause_without_clients")
 CATEGORIES = ("linear", "spot", "inverse")
 
 
@@ -57,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key")
     p.add_argument("--api-secret")
     p.add_argument("--rate-limit-scale", type=float, default=1.0, help="multiply Bybit's per-second limits")
+    p.add_argument("--pause-without-clients", action="store_true", default=None,
+                   help="hold market time while no public subscriber is connected")
     p.add_argument("--category", choices=CATEGORIES, help="serve the instrument as this category (default: "
                    "the scenario's emulator.category, else linear)")
 
@@ -101,6 +105,9 @@ def build(args: argparse.Namespace) -> Any:
     unknown = sorted(set(block) - set(EMULATOR_KEYS))
     if unknown:
         raise UserInputError(f"{sc.path}: emulator.{unknown[0]}: unknown key (known: {', '.join(EMULATOR_KEYS)})")
+    for flag in ("pause_without_clients", "start_on_subscribe"):
+        if not isinstance(block.get(flag, False), bool):
+            raise UserInputError(f"{sc.path}: emulator.{flag}: must be true or false, got {block[flag]!r}")
     speed = args.speed if args.speed is not None else float(block.get("speed", 60.0))
     if speed <= 0:
         raise UserInputError(f"{sc.path}: emulator speed must be positive, got {speed}")
@@ -118,7 +125,10 @@ def build(args: argparse.Namespace) -> Any:
     key = args.api_key or os.environ.get("BYBIT_API_KEY") or EMULATOR_KEY
     secret = args.api_secret or os.environ.get("BYBIT_API_SECRET") or EMULATOR_SECRET
     settings = EmulatorSettings(speed=speed, fast_until_ns=_time_ns(fast, str(sc.path)) if fast else None,
-                                start_on_subscribe=start == "subscribe", rate_limit_scale=args.rate_limit_scale)
+                                start_on_subscribe=start == "subscribe", rate_limit_scale=args.rate_limit_scale,
+                                pause_without_clients=bool(args.pause_without_clients
+                                                           if args.pause_without_clients is not None
+                                                           else block.get("pause_without_clients", False)))
     exchange = EmulatedExchange(sc, category=category, balances=balances)
     return Emulator(exchange, KeyStore.from_pairs([(key, secret)]), settings, plan)
 

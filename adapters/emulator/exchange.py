@@ -27,6 +27,8 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
+
 from adapters.simulated import SlippageModel
 from sim.config import Config, load_config
 from sim.events import NS_PER_MS, Fill, Funding, OrderUpdate
@@ -95,6 +97,7 @@ class EmulatedExchange:
             on_bad_rows=spec.on_bad_rows, features=self.config.feature_params(),
             funding=sc.funding_schedule(self.config.funding_rate_8h_bps),
         )
+        self.funding_times, self.funding_rates = _funding_book(sc, self.config.funding_rate_8h_bps)
         # The exchange cannot know an order's intent; the config's entry and exit slippage are
         # equal by default, and the entry figure is used for every market order.
         self.slippage = SlippageModel(self.config.slippage_ticks_entry).ticks("entry")
@@ -475,6 +478,29 @@ class EmulatedExchange:
     def wallet_balance(self, coins: tuple[str, ...] | None = None) -> dict[str, Any]:
         return self.wallet.wire(self.mark, self.locked(), coins)
 
+    def _next_funding(self) -> tuple[str, str]:
+        """(rate, time ms) of the next settlement, as the ticker gives them; "" when there is none."""
+        if not self.contract.has_positions:
+            return "", ""
+        i = int(np.searchsorted(self.funding_times, self.market_ns, side="right"))
+        if i >= len(self.funding_times):
+            return "", ""
+        return num(float(self.funding_rates[i])), str(int(self.funding_times[i]) // NS_PER_MS)
+
+    def funding_history(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Settled rates (market time has passed them), newest first, as /v5/market/funding/history."""
+        if not self.contract.has_positions or params.get("symbol") not in (None, self.symbol):
+            return []
+        end_ms = int(params.get("endTime") or self.market_ns // NS_PER_MS)
+        start_ms = int(params.get("startTime") or 0)
+        limit = int(params.get("limit") or 200)
+        rows = []
+        for t, r in zip(self.funding_times[::-1], self.funding_rates[::-1]):
+            ms = int(t) // NS_PER_MS
+            if t <= self.market_ns and start_ms <= ms <= end_ms:
+                rows.append({"symbol": self.symbol, "fundingRate": num(float(r)), "fundingRateTimestamp": str(ms)})
+        return rows[:limit]
+
     def ticker(self) -> dict[str, Any]:
         top = self.tape.last_top
         bid, ask = (top["b"][0], top["a"][0]) if top else (["", ""], ["", ""])
@@ -486,7 +512,8 @@ class EmulatedExchange:
                     "highPrice24h": "", "lowPrice24h": "", "turnover24h": "", "volume24h": "", "usdIndexPrice": mark}
         return {"symbol": self.symbol, "lastPrice": last, "indexPrice": mark, "markPrice": mark,
                 "bid1Price": bid[0], "bid1Size": bid[1], "ask1Price": ask[0], "ask1Size": ask[1],
-                "fundingRate": "", "nextFundingTime": "", "fundingIntervalHour": "8", "volume24h": "",
+                "fundingRate": self._next_funding()[0], "nextFundingTime": self._next_funding()[1],
+                "fundingIntervalHour": "8", "volume24h": "",
                 "turnover24h": "", "openInterest": "", "deliveryTime": "0"}
 
     def state(self) -> dict[str, Any]:
@@ -496,3 +523,25 @@ class EmulatedExchange:
                 "wallet": self.wallet_balance(),
                 "orders": [o.wire(self.contract) for o in self.orders.values()],
                 "executions": len(self.executions), "orders_accepted": self.orders_accepted}
+
+
+FUNDING_BOOK_BEFORE_NS = 8 * 24 * 3600 * 1_000_000_000
+
+
+def _funding_book(sc: LoadedScenario, config_rate_8h_bps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The settlements the API knows of: the window's, eight days of history before it (what a
+    client reads at start) and the next one after it (the ticker's `nextFundingTime`). A recorded
+    file without that history gives the window's only."""
+    from sim.errors import DataFileError
+    from sim.funding import FUNDING_EVERY_NS, file_schedule, fixed_schedule
+
+    w, f = sc.spec.window, sc.spec.funding
+    lo, hi = w.start_ns - FUNDING_BOOK_BEFORE_NS, w.end_ns + FUNDING_EVERY_NS
+    path = sc.funding_file()
+    if path is not None:
+        try:
+            return file_schedule(path, lo, hi)
+        except DataFileError:
+            return sc.funding_schedule(config_rate_8h_bps)
+    bps = config_rate_8h_bps if f is None or f.rate_8h_bps is None else f.rate_8h_bps
+    return fixed_schedule(lo, hi, bps / 10_000)

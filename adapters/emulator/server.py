@@ -40,6 +40,7 @@ from .ratelimit import RATE_LIMIT_CODE, RateLimiter
 from .tape import Published
 
 BOOK_REPUSH_MS = 3000
+TICKER_EVERY_MS = 1000
 START_AFTER_SUBSCRIBE_S = 1.0
 SUBSCRIBE_ACK_DELAY_S = 0.05  # pybit registers a subscription only after sending it (see pybit notes)
 FAST_FORWARD_STEP_NS = 5 * 1_000_000_000
@@ -59,6 +60,9 @@ class EmulatorSettings:
     fast_until_ns: int | None = None
     start_on_subscribe: bool = True
     rate_limit_scale: float = 1.0
+    #: Market time stands still while no public subscriber is connected (a test harness that
+    #: restarts its client loses no market in between).
+    pause_without_clients: bool = False
 
 
 @dataclass
@@ -80,6 +84,8 @@ class Emulator:
         self.started = asyncio.Event()
         self._replay_task: asyncio.Task[None] | None = None
         self._last_repush_ms = 0
+        self._last_ticker_ms = 0
+        self._ticker_seq = 0
         self.log: list[str] = []
 
     # -- REST -------------------------------------------------------------------------------
@@ -151,7 +157,7 @@ class Emulator:
                         for k in reversed(ex.tape.klines[-int(p.get("limit", 200)):])]
                 return {"category": cat, "symbol": ex.symbol, "list": rows if served else []}, []
             if path == "/v5/market/funding/history":
-                return listing([])
+                return listing(ex.funding_history(p))
             if path in ("/v5/order/realtime", "/v5/order/history"):
                 return listing(ex.query_orders(p, history=path.endswith("history"))[: int(p.get("limit", 50))])
             if path == "/v5/execution/list":
@@ -285,6 +291,18 @@ class Emulator:
                 else:
                     self._send(s, m.body)
 
+    def _ticker_wanted(self) -> bool:
+        topic = f"tickers.{self.ex.symbol}"
+        return self.ex.tape.last_top is not None and any(topic in s.topics for s in self.sessions)
+
+    def _ticker_message(self, now_ms: int) -> Published:
+        """A full ticker snapshot (Bybit sends derivatives' changes as deltas every 100 ms; whole
+        snapshots once a second of market time carry the same state at a fraction of the load)."""
+        self._ticker_seq += 1
+        topic = f"tickers.{self.ex.symbol}"
+        return Published(self.ex.category, topic, {"topic": topic, "type": "snapshot", "data": self.ex.ticker(),
+                                                   "cs": self._ticker_seq, "ts": now_ms}, now_ms)
+
     # -- replay -----------------------------------------------------------------------------
     def start(self) -> None:
         if not self.started.is_set():
@@ -296,6 +314,10 @@ class Emulator:
         ex, st = self.ex, self.settings
         anchor: tuple[float, int] | None = None
         while True:
+            if st.pause_without_clients and not any(s.topics for s in self.sessions if s.channel != "private"):
+                anchor = None  # paced time restarts from here when a client is back
+                await asyncio.sleep(0.01)
+                continue
             if st.fast_until_ns is not None and ex.market_ns < st.fast_until_ns:
                 target = min(ex.market_ns + FAST_FORWARD_STEP_NS, st.fast_until_ns)
                 while any(s.queue.qsize() > FAST_FORWARD_BACKLOG for s in self.sessions if s.channel != "private"):
@@ -311,6 +333,9 @@ class Emulator:
             if ex.tape.last_top is not None and now_ms - max(ex.tape.last_book_ms, self._last_repush_ms) >= BOOK_REPUSH_MS:
                 msgs.append(ex.tape.book_message(now_ms))
                 self._last_repush_ms = now_ms
+            if now_ms - self._last_ticker_ms >= TICKER_EVERY_MS and self._ticker_wanted():
+                msgs.append(self._ticker_message(now_ms))
+                self._last_ticker_ms = now_ms
             self.publish(msgs)
             await asyncio.sleep(0 if anchor is None else 0.005)
 

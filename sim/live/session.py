@@ -132,6 +132,7 @@ class LiveSession:
         self._replay_commands: collections.deque[Command] = collections.deque()
         self._stored_snapshots: collections.deque[tuple[int, str, dict[str, Any]]] = collections.deque()
         self._live_submits = 0
+        self._connected = False
         self._failpoint = _failpoint()
         self.gate.after_submit = self._after_submit
 
@@ -353,6 +354,10 @@ class LiveSession:
         log.warning("resuming session %s: replaying %d trades, %d quotes, %d commands", self.scenario.id,
                     len(trades), len(quotes), len(self._replay_commands))
 
+    def _connect(self) -> None:
+        self.exchange.connect()
+        self._connected = True
+
     def _replay_command(self, c: Command) -> None:
         answer = self._apply(c.command, c.args, record=False)
         if not answer.ok:
@@ -363,6 +368,8 @@ class LiveSession:
         self.recovering = False
         while self._replay_commands:
             self._replay_command(self._replay_commands.popleft())
+        if not self._connected:
+            self._connect()
         log.warning("session %s resumed at market time %d ms", self.scenario.id, self.clock.now_ns() // NS_PER_MS)
 
     def _recovery_mismatch(self, what: str) -> None:
@@ -419,7 +426,11 @@ class LiveSession:
             if self.durable:
                 self._open_store()
             try:
-                self.exchange.connect()
+                # A resumed paper or dry-run session replays its record before it connects, so the
+                # market (an emulator holding time while no client is there) waits for it; one that
+                # sends orders needs the exchange during the replay.
+                if not (self.recovering and not self.settings.trades):
+                    self._connect()
                 self._update_status()
                 self.strategy.on_start(self.ctx)
                 self.ctx.drain()
