@@ -10,7 +10,7 @@ import io
 
 import pytest
 
-from sim.live_run import run_live
+from sim.live.run import run_live
 from tests.emulator_process import KEY, SECRET, emulator, state
 
 SPOT = "tests/fixtures/emulator/probe_spot_session.yaml"

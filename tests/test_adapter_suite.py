@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sim.live_run import run_live
+from sim.live.run import run_live
 from sim.run import run
 from tests.emulator_process import KEY, SECRET, emulator, state
 

@@ -14,8 +14,8 @@ import pytest
 
 from adapters.bybit.adapter import BybitAdapter, BybitSettings
 from adapters.protocol import OrderRequest
-from sim.live_feed import LiveFeed
-from sim.live_run import run_live
+from sim.live.feed import LiveFeed
+from sim.live.run import run_live
 from tests.emulator_process import KEY, SECRET, emulator, state
 
 FAULTS = "tests/fixtures/emulator/probe_faults.yaml"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.live_run import run_live
+from sim.live.run import run_live
 from sim.run import run
 from tests.emulator_process import KEY, SECRET, emulator
 

@@ -51,6 +51,16 @@ def _get(url: str) -> dict:
         return json.loads(r.read())
 
 
+def _wait_for(url: str, cond: Any, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = _get(url + "/status")
+        if st and cond(st):
+            return st
+        time.sleep(0.05)
+    raise AssertionError("the session never reached the awaited state")
+
+
 class Running:
     """A LiveRuntime built and run on its own thread (the market engine stays on the thread that
     made it, as in `sim live`); `.exports` once it has finished."""
@@ -116,10 +126,17 @@ def paper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         wrong_token = _post(s.url + "/activate", "not-the-token")
         answers = s.activate_when_allowed()
         status = _get(s.url + "/status")
+        # A mode switch needs a flat book: refused while the minute-2 buy is held, accepted once
+        # the minute-4 sell has closed it.
+        _wait_for(s.url, lambda st: st["position"]["qty"] != 0.0)
+        not_flat = _post(s.url + "/mode", TOKEN, {"mode": "dry_run"})
+        _wait_for(s.url, lambda st: st["position"]["qty"] == 0.0 and st["orders"] >= 2)
+        flat = _post(s.url + "/mode", TOKEN, {"mode": "dry_run"})
         exports = s.join()
         exchange = state(base)
     yield {"exports": exports, "answers": answers, "no_token": no_token, "wrong_token": wrong_token,
-           "status": status, "exchange": exchange, "control": s.url, "final": s.final}
+           "status": status, "exchange": exchange, "control": s.url, "final": s.final, "not_flat": not_flat,
+           "flat": flat}
 
 
 def test_the_activation_endpoint_refuses_requests_without_the_token(paper: dict) -> None:
@@ -136,11 +153,18 @@ def test_activation_is_refused_until_the_warm_up_is_complete(paper: dict) -> Non
 
 def test_a_paper_session_fills_on_paper_and_never_touches_the_exchange(paper: dict) -> None:
     orders = _rows(paper["exports"]["orders.csv"])
-    assert [o["state"] for o in orders] == ["filled"] * 6
+    # Minutes 2 and 4 on paper; from minute 6 the session is in dry_run (switched while flat).
+    assert [o["state"] for o in orders] == ["filled", "filled", "rejected", "rejected", "rejected"]
     assert paper["exchange"]["orders"] == [] and paper["exchange"]["executions"] == 0
     final = paper["final"]
-    assert final["mode"] == "paper" and final["position"]["qty"] == 0.0 and final["kill_switch"] is False
+    assert final["mode"] == "dry_run" and final["position"]["qty"] == 0.0 and final["kill_switch"] is False
     assert final["today_pnl"] == pytest.approx(float(_rows(paper["exports"]["equity.csv"])[-1]["equity"]) - 10_000.0)
+
+
+def test_a_mode_switch_needs_a_flat_book(paper: dict) -> None:
+    code, answer = paper["not_flat"]
+    assert code == 409 and answer["message"].startswith("refused: switching from paper to dry_run needs a flat book")
+    assert paper["flat"] == (200, {"ok": True, "message": "mode: dry_run (signals only, no execution)"})
 
 
 def test_the_control_server_binds_to_loopback_by_default(paper: dict) -> None:

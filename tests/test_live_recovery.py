@@ -145,5 +145,11 @@ def test_a_paper_session_killed_again_and_again_ends_as_an_uninterrupted_run(tmp
     # Exactly the uninterrupted run: every order, every fill, the position and the PnL.
     for name in ("orders.csv", "fills.csv", "positions.csv", "equity.csv", "signals.csv"):
         assert (out / name).read_text() == (ref / name).read_text(), f"{name} differs from the uninterrupted run"
+    # Spec §15.3: the log carries the feature snapshot every minute and the order lifecycle.
+    log_text = (data / "session.log").read_text()
+    assert log_text.count(" features {\"bar\":") >= 30
+    fill_lines = [line for line in log_text.splitlines() if " fill order=" in line]
+    assert fill_lines and all("submitted_ms=" in x and "filled_ms=" in x and "price=" in x and "fee=" in x
+                              and "slippage=" in x for x in fill_lines)
     final = _rows((out / "equity.csv").read_text())[-1]
     assert float(final["position_qty"]) == status["position"]["qty"] == 0.0

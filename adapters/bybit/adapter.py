@@ -1,7 +1,7 @@
 """The Bybit adapter: the adapter protocol over Bybit v5 (testnet, mainnet or a loopback emulator).
 
 - Market data: `publicTrade` and `orderbook.1` of the instrument (in bars mode, its confirmed
-  `kline.1` instead) are pushed into the live market engine (`sim.live_feed.LiveFeed`) stamped
+  `kline.1` instead) are pushed into the live market engine (`sim.live.feed.LiveFeed`) stamped
   with their exchange times, in small batches; `tickers` keeps the mark price and the funding
   rate and time current (`ticker`).
 - Categories: linear (qty in BTC), inverse (qty in 1-USD contracts, money in BTC) and spot (qty
@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from adapters.protocol import OrderRequest
 from sim.events import NS_PER_MS, PRIORITY, Event, Fill, Funding, OrderUpdate
-from sim.live_feed import LiveFeed
+from sim.live.feed import LiveFeed
 
 from .messages import (
     BybitApiError,

@@ -1,7 +1,7 @@
 """A live session in one of the spec's modes (§11): the replay's pipeline on a live market, with
 observation, warm-up, manual activation, mode switches, alerts and a status.
 
-- The market always comes from the Bybit adapter's public streams (`sim.live_feed`), so every
+- The market always comes from the Bybit adapter's public streams (`sim.live.feed`), so every
   mode decides from the same data. Orders go through a `ModeGate`: closed in observation (and
   for good in `dry_run`); once activated, to the paper engine (`paper`), to the shadow pair
   (`shadow`: paper fills drive the pipeline, the venue gets a mirror), or to the exchange (`live`).
@@ -43,7 +43,7 @@ from sim.live.gate import ModeGate
 from sim.live.settings import LiveSettings, Mode
 from sim.live.shadow import ShadowAdapter
 from sim.live.store import Command, SessionStore
-from sim.live_feed import LiveFeed
+from sim.live.feed import LiveFeed
 from sim.loop import EventLoop
 from sim.recorder import LateJournal, Recorder
 from sim.run import pipeline_exports
@@ -72,7 +72,7 @@ class Answer:
 class LiveSession:
     def __init__(self, scenario: LoadedScenario, settings: LiveSettings, *, api_key: str = "", api_secret: str = "",
                  overrides: dict[str, Any] | None = None, send_alert: Callable[[str, str], None] | None = None,
-                 grace_ms: int = 0, durable: bool = False) -> None:
+                 grace_ms: int | None = None, durable: bool = False) -> None:
         spec = scenario.spec
         self.scenario, self.settings = scenario, settings
         self.config: Config = load_config(overrides={**spec.config, **(overrides or {})}, origin=scenario.path)
@@ -81,7 +81,8 @@ class LiveSession:
         bars = self.config.feature_input == "bars"
         self.feed = LiveFeed(start_ns=self.start_ns, tick_size=spec.instrument.tick_size,
                              taker_fee_bps=self.config.taker_fee_bps, maker_fee_bps=self.config.maker_fee_bps,
-                             features=self.config.feature_params(), grace_ms=grace_ms,
+                             features=self.config.feature_params(),
+                             grace_ms=settings.effective_grace_ms if grace_ms is None else grace_ms,
                              name=f"bybit:{spec.instrument.symbol}", bars=bars)
         self.clock = SimClock(self.start_ns)
         self.timers = TimerQueue()
@@ -217,18 +218,17 @@ class LiveSession:
         log.info("session activated in %s mode", self.mode)
         return Answer(True, f"activated: {self.mode}")
 
-    def _book_is_flat(self) -> bool:
-        open_orders = [o for o in self.ctx.orders.values() if o.is_open]
-        return self.ctx.position.qty == 0.0 and not open_orders
+    def _open_orders(self) -> int:
+        return sum(1 for o in self.ctx.orders.values() if o.is_open)
 
     def switch_mode(self, mode: str) -> Answer:
         if mode not in ("dry_run", "paper", "shadow", "live"):
             return Answer(False, f"refused: unknown mode {mode!r}")
         if mode == self.mode:
             return Answer(True, f"already in {mode}")
-        if not self._book_is_flat():
+        if self.ctx.position.qty != 0.0 or self._open_orders():
             return Answer(False, f"refused: switching from {self.mode} to {mode} needs a flat book "
-                                 f"(position {self.ctx.position.qty:g}, open orders present or not)")
+                                 f"(position {self.ctx.position.qty:g}, {self._open_orders()} open orders)")
         if mode in ("shadow", "live") and not self.settings.trades:
             return Answer(False, f"refused: {mode} needs a session started with API keys in shadow or live mode")
         self.mode = mode  # type: ignore[assignment]
@@ -238,6 +238,8 @@ class LiveSession:
             adapter = self._adapter_for(mode)  # type: ignore[arg-type]
             assert adapter is not None
             self.gate.open(adapter)
+        if mode == "dry_run":
+            return Answer(True, "mode: dry_run (signals only, no execution)")
         return Answer(True, f"mode: {mode}" + ("" if self.gate.active else " (in observation until activated)"))
 
     # -- status -------------------------------------------------------------------------------

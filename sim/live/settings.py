@@ -20,6 +20,7 @@ Network = Literal["testnet", "mainnet"]
 
 #: What `mainnet_confirmation` must say before a session may touch mainnet.
 MAINNET_CONFIRMATION = "I accept that this session trades real money on Bybit mainnet"
+BYBIT_GRACE_MS = 250  # Bybit's trade and book topics are pushed on their own schedules (10–100 ms)
 WARMUP_MINUTES = 240  # spec §16.1: the rolling window must be full before signals are valid
 
 
@@ -38,6 +39,10 @@ class LiveSettings(BaseModel):
     warmup_minutes: int = Field(WARMUP_MINUTES, ge=0)
     mainnet_confirmation: str = ""
     stale_after_s: float = Field(10.0, gt=0)
+    #: How long the feed waits for messages of other topics that may overtake each other before a
+    #: minute is closed. None: 0 against a loopback emulator (one connection, in order), else
+    #: BYBIT_GRACE_MS.
+    grace_ms: int | None = Field(None, ge=0)
     snapshot_interval_minutes: int = Field(5, gt=0)
     #: Shadow mode: a live fill further than this from its paper twin is a divergence.
     shadow_price_tolerance_ticks: float = Field(2.0, ge=0)
@@ -50,6 +55,12 @@ class LiveSettings(BaseModel):
         if self.network == "mainnet" and self.endpoint is not None:
             raise ValueError("endpoint: mainnet means Bybit itself; an endpoint is for a loopback emulator")
         return self
+
+    @property
+    def effective_grace_ms(self) -> int:
+        if self.grace_ms is not None:
+            return self.grace_ms
+        return 0 if self.endpoint else BYBIT_GRACE_MS
 
     @property
     def trades(self) -> bool:
