@@ -51,3 +51,24 @@ def state(base: str) -> dict:
     import json
 
     return json.loads(urllib.request.urlopen(base + "/emulator/state", timeout=5).read())
+
+
+def pybit_http(base: str, key: str | None = KEY, secret: str | None = SECRET, **kw: object) -> object:
+    """Unmodified pybit HTTP pointed at the emulator (its retries off, so every retCode shows)."""
+    import pybit.unified_trading as ut
+
+    s = ut.HTTP(testnet=True, api_key=key, api_secret=secret, max_retries=1, retry_codes={-1}, **kw)
+    s.endpoint = base  # pybit has no URL argument: its documented attribute is set instead
+    s.client.trust_env = False
+    return s
+
+
+def routed_websocket(base: str, **kw: object) -> object:
+    """Unmodified pybit WebSocket whose host is the emulator's (Bybit's paths kept)."""
+    import pybit.unified_trading as ut
+
+    class Routed(ut.WebSocket):  # type: ignore[misc]
+        def _connect(self, url: str) -> None:
+            super()._connect(base + url[url.index("/v5/"):])
+
+    return Routed(**kw)

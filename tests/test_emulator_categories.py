@@ -21,27 +21,11 @@ from hypothesis import strategies as st
 from pybit.exceptions import InvalidRequestError
 
 from adapters.emulator.contract import contract_for
-from tests.emulator_process import KEY, REPO, SECRET, emulator
+from tests.emulator_process import KEY, REPO, SECRET, emulator, pybit_http, routed_websocket
 
 SPOT = "tests/fixtures/emulator/probe_spot.yaml"
 INVERSE = "tests/fixtures/emulator/probe_inverse.yaml"
 TAKER = 0.0005  # the probe scenarios' taker fee: 5 bps (the config default)
-
-
-def _http(base: str) -> ut.HTTP:
-    s = ut.HTTP(testnet=True, api_key=KEY, api_secret=SECRET, max_retries=1, retry_codes={-1})
-    s.endpoint = base  # pybit has no URL argument: its documented attribute is set instead
-    s.client.trust_env = False
-    return s
-
-
-class _Routed(ut.WebSocket):
-    def __init__(self, base: str, **kw: object) -> None:
-        self._base = base
-        super().__init__(**kw)
-
-    def _connect(self, url: str) -> None:
-        super()._connect(self._base + url[url.index("/v5/"):])
 
 
 def _wait(pred: Callable[[], object], timeout: float = 20.0, every: float = 0.1) -> None:
@@ -81,7 +65,7 @@ def spot() -> Iterator[str]:
 
 
 def test_spot_instruments_info_has_the_spot_shape(spot: str) -> None:
-    s = _http(spot)
+    s = pybit_http(spot)
     info = s.get_instruments_info(category="spot", symbol="BTCUSDT")["result"]["list"][0]
     lot = info["lotSizeFilter"]
     assert (info["baseCoin"], info["quoteCoin"], info["status"]) == ("BTC", "USDT", "Trading")
@@ -94,7 +78,7 @@ def test_spot_instruments_info_has_the_spot_shape(spot: str) -> None:
 
 
 def test_spot_market_buy_in_base_coin_pays_its_fee_in_btc(spot: str) -> None:
-    s = _http(spot)
+    s = pybit_http(spot)
     _wait(lambda: s.get_tickers(category="spot", symbol="BTCUSDT")["result"]["list"][0]["ask1Price"])
     before = _coins(s)
     assert before == {"BTC": 0.0, "USDT": 100_000.0}
@@ -113,7 +97,7 @@ def test_spot_market_buy_in_base_coin_pays_its_fee_in_btc(spot: str) -> None:
 
 
 def test_spot_market_buy_in_quote_coin_buys_floor_of_qty_over_ask(spot: str) -> None:
-    s = _http(spot)
+    s = pybit_http(spot)
     for attempt in range(20):
         link = f"spot-quote-{attempt}"
         ask = s.get_tickers(category="spot", symbol="BTCUSDT")["result"]["list"][0]["ask1Price"]
@@ -133,7 +117,7 @@ def test_spot_market_buy_in_quote_coin_buys_floor_of_qty_over_ask(spot: str) -> 
 
 
 def test_spot_sell_pays_its_fee_in_usdt(spot: str) -> None:
-    s = _http(spot)
+    s = pybit_http(spot)
     _wait(lambda: _coins(s)["BTC"] >= 0.005)
     before = _coins(s)
     s.place_order(category="spot", symbol="BTCUSDT", side="Sell", orderType="Market", qty="0.005",
@@ -149,8 +133,8 @@ def test_spot_sell_pays_its_fee_in_usdt(spot: str) -> None:
 
 def test_spot_websockets(spot: str) -> None:
     ws_base = spot.replace("http", "ws")
-    public = _Routed(ws_base, testnet=True, channel_type="spot")
-    private = _Routed(ws_base, testnet=True, channel_type="private", api_key=KEY, api_secret=SECRET)
+    public = routed_websocket(ws_base, testnet=True, channel_type="spot")
+    private = routed_websocket(ws_base, testnet=True, channel_type="private", api_key=KEY, api_secret=SECRET)
     books: list[dict] = []
     pushes: dict[str, list[dict]] = {"order": [], "execution": [], "position": [], "wallet": []}
     try:
@@ -162,7 +146,7 @@ def test_spot_websockets(spot: str) -> None:
             stream(lambda m, t=topic: pushes[t].extend(m["data"]))
         _wait(lambda: books, every=0.02)
         assert books[-1]["topic"] == "orderbook.1.BTCUSDT" and books[-1]["data"]["a"]
-        s = _http(spot)
+        s = pybit_http(spot)
         for _ in range(50):  # a resting probe order, until its acknowledgement is pushed
             r = s.place_order(category="spot", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001",
                               price="50000")
@@ -185,7 +169,7 @@ def test_spot_websockets(spot: str) -> None:
 
 
 def test_spot_refusals(spot: str) -> None:
-    s = _http(spot)
+    s = pybit_http(spot)
     sell_too_much = lambda: s.place_order(category="spot", symbol="BTCUSDT", side="Sell",  # noqa: E731
                                           orderType="Market", qty="1", marketUnit="baseCoin")
     assert _code(sell_too_much) == 170131
@@ -214,7 +198,7 @@ def inverse() -> Iterator[str]:
 
 
 def test_inverse_instruments_info(inverse: str) -> None:
-    s = _http(inverse)
+    s = pybit_http(inverse)
     info = s.get_instruments_info(category="inverse", symbol="BTCUSD")["result"]["list"][0]
     assert (info["contractType"], info["settleCoin"], info["baseCoin"], info["quoteCoin"]) == (
         "InversePerpetual", "BTC", "BTC", "USD")
@@ -225,7 +209,7 @@ def test_inverse_instruments_info(inverse: str) -> None:
 
 
 def test_inverse_round_trip_counts_in_btc(inverse: str) -> None:
-    s = _http(inverse)
+    s = pybit_http(inverse)
     _wait(lambda: s.get_tickers(category="inverse", symbol="BTCUSD")["result"]["list"][0]["ask1Price"])
     start = _coins(s)["BTC"]
     assert start == 1.0
@@ -255,7 +239,7 @@ def test_inverse_round_trip_counts_in_btc(inverse: str) -> None:
 
 
 def test_inverse_public_websocket_delivers_trades(inverse: str) -> None:
-    ws = _Routed(inverse.replace("http", "ws"), testnet=True, channel_type="inverse")
+    ws = routed_websocket(inverse.replace("http", "ws"), testnet=True, channel_type="inverse")
     trades: list[dict] = []
     try:
         ws.trade_stream("BTCUSD", lambda m: trades.append(m))
@@ -271,7 +255,7 @@ def test_inverse_order_without_btc_is_110007(tmp_path: Path) -> None:
     unfunded = tmp_path / "probe_inverse.yaml"
     unfunded.write_text(text)
     with emulator(unfunded, "--start", "now", "--speed", "5") as url:
-        s = _http(url)
+        s = pybit_http(url)
         buy = lambda: s.place_order(category="inverse", symbol="BTCUSD", side="Buy",  # noqa: E731
                                     orderType="Limit", qty="100", price="50000")
         assert _code(buy) == 110007
@@ -298,7 +282,7 @@ def test_a_bad_category_is_exit_2_naming_the_key(tmp_path: Path) -> None:
 
 def test_the_category_flag_overrides_the_block_with_default_balances() -> None:
     with emulator("tests/fixtures/emulator/probe_plain.yaml", "--category", "spot", "--start", "now") as url:
-        s = _http(url)
+        s = pybit_http(url)
         assert s.get_instruments_info(category="spot")["result"]["list"][0]["symbol"] == "BTCUSDT"
         assert s.get_instruments_info(category="linear")["result"]["list"] == []
         assert _coins(s) == {"USDT": 10_000.0}  # the config's initial_equity

@@ -7,29 +7,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import pybit.unified_trading as ut
 import pytest
 from pybit.exceptions import InvalidRequestError
 
-from tests.emulator_process import KEY, SECRET, emulator, state
+from tests.emulator_process import KEY, SECRET, emulator, pybit_http, routed_websocket, state
 
 SCENARIO = "amt/entry_breakout_long"
-
-
-def _http(base: str, key: str | None = KEY, secret: str | None = SECRET, **kw: object) -> ut.HTTP:
-    s = ut.HTTP(testnet=True, api_key=key, api_secret=secret, max_retries=1, retry_codes={-1}, **kw)
-    s.endpoint = base  # pybit has no URL argument: its documented attribute is set instead
-    s.client.trust_env = False
-    return s
-
-
-class _Routed(ut.WebSocket):
-    def __init__(self, base: str, **kw: object) -> None:
-        self._base = base
-        super().__init__(**kw)
-
-    def _connect(self, url: str) -> None:
-        super()._connect(self._base + url[url.index("/v5/"):])
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +29,7 @@ def _wait(pred, timeout: float = 10.0) -> None:  # noqa: ANN001
 
 
 def test_public_queries(base: str) -> None:
-    s = _http(base, None, None)
+    s = pybit_http(base, None, None)
     now_s = int(s.get_server_time()["result"]["timeSecond"])
     assert abs(now_s - time.time()) < 5
     info = s.get_instruments_info(category="linear", symbol="BTCUSDT")["result"]["list"][0]
@@ -55,8 +38,8 @@ def test_public_queries(base: str) -> None:
 
 
 def test_websockets_and_the_order_lifecycle(base: str) -> None:
-    public = _Routed(base.replace("http", "ws"), testnet=True, channel_type="linear")
-    private = _Routed(base.replace("http", "ws"), testnet=True, channel_type="private", api_key=KEY, api_secret=SECRET)
+    public = routed_websocket(base.replace("http", "ws"), testnet=True, channel_type="linear")
+    private = routed_websocket(base.replace("http", "ws"), testnet=True, channel_type="private", api_key=KEY, api_secret=SECRET)
     books: list[dict] = []
     trades: list[dict] = []
     pushes: dict[str, list[dict]] = {"order": [], "execution": [], "position": [], "wallet": []}
@@ -72,7 +55,7 @@ def test_websockets_and_the_order_lifecycle(base: str) -> None:
         assert trades[0]["topic"] == "publicTrade.BTCUSDT" and trades[0]["data"][0]["S"] in ("Buy", "Sell")
         assert books[-1]["data"]["b"] and books[-1]["data"]["a"]
 
-        s = _http(base)
+        s = pybit_http(base)
         bid = float(books[-1]["data"]["b"][0][0])
         # A market buy fills; a far limit rests, is amended, then cancelled.
         s.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.010",
@@ -115,7 +98,7 @@ def test_websockets_and_the_order_lifecycle(base: str) -> None:
 
 
 def test_duplicate_order_link_id_is_110072(base: str) -> None:
-    s = _http(base)
+    s = pybit_http(base)
     s.place_order(category="linear", symbol="BTCUSDT", side="Sell", orderType="Market", qty="0.001",
                   orderLinkId="t-dup-1")
     with pytest.raises(InvalidRequestError) as e:
@@ -126,10 +109,10 @@ def test_duplicate_order_link_id_is_110072(base: str) -> None:
 
 def test_unknown_key_is_10003_and_bad_signature_10004(base: str) -> None:
     with pytest.raises(InvalidRequestError) as unknown:
-        _http(base, "not-a-key", SECRET).get_positions(category="linear", symbol="BTCUSDT")
+        pybit_http(base, "not-a-key", SECRET).get_positions(category="linear", symbol="BTCUSDT")
     assert unknown.value.status_code == 10003
     with pytest.raises(InvalidRequestError) as bad:
-        _http(base, KEY, "the-wrong-secret").get_positions(category="linear", symbol="BTCUSDT")
+        pybit_http(base, KEY, "the-wrong-secret").get_positions(category="linear", symbol="BTCUSDT")
     assert bad.value.status_code == 10004
 
 
@@ -139,12 +122,12 @@ def test_a_stale_timestamp_is_10002(base: str, monkeypatch: pytest.MonkeyPatch) 
     real = helpers.generate_timestamp
     monkeypatch.setattr(helpers, "generate_timestamp", lambda: real() - 60_000)  # the client's clock is a minute slow
     with pytest.raises(InvalidRequestError) as e:
-        _http(base).get_wallet_balance(accountType="UNIFIED")
+        pybit_http(base).get_wallet_balance(accountType="UNIFIED")
     assert e.value.status_code == 10002
 
 
 def test_private_websocket_refuses_a_bad_signature(base: str) -> None:
-    ws = _Routed(base.replace("http", "ws"), testnet=True, channel_type="private", api_key=KEY,
+    ws = routed_websocket(base.replace("http", "ws"), testnet=True, channel_type="private", api_key=KEY,
                  api_secret="the-wrong-secret")
     try:
         time.sleep(0.5)
