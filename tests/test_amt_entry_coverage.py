@@ -436,6 +436,28 @@ def test_high_ambiguity_needs_both_legs(runs: Any) -> None:
     assert c.flags(m1) == {"breakin_long"} and c.sig(m1)["reason_code"] == "breakin_long"
 
 
+def test_high_ambiguous_fraction_is_alerted_once_per_episode_after_the_warm_up(runs: Any) -> None:
+    """Spec §15.2 "High ambiguous fraction": an alert at each minute whose fraction is above the
+    limit when the minute before was not (or was still in the warm-up, which is not watched)."""
+    r = runs("entry_high_ambiguity")
+    high = [r.feat(m)["ambiguous_trade_frac_1m"] > AMBIGUOUS_MAX for m in range(len(r.signals))]
+    first = WARMUP - 1  # the minute whose close is the 240th: the first one the strategy decides on
+    starts = [m for m in range(first, len(high)) if high[m] and (m == first or not high[m - 1])]
+    alerts = [a for a in r.alerts if a["kind"] == "high_ambiguous_fraction"]
+    assert [r.minute_of(int(a["ts_ms"])) for a in alerts] == starts
+    assert len(starts) == 3  # this market flickers below the limit twice after the warm-up
+    # The warm-up is mostly ambiguous too (several episodes) and raises nothing.
+    assert sum(high[:first]) > first // 2
+    for a, m in zip(alerts, starts, strict=True):
+        frac = r.feat(m)["ambiguous_trade_frac_1m"]
+        assert a["message"].startswith(f"High ambiguous fraction: ambiguous_trade_frac_1m {frac:.3f} > "
+                                       f"ambiguous_trade_frac_max {AMBIGUOUS_MAX}")
+    # the other alert of this run is unchanged and no alert is doubled
+    assert [a["kind"] for a in r.alerts].count("leverage_cap") == 1 and len(r.alerts) == 4
+    c = runs("entry_high_ambiguity", {"ambiguous_trade_frac_max": 1.0})
+    assert not any(a["kind"] == "high_ambiguous_fraction" for a in c.alerts)
+
+
 # -- value area, warmup ---------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ records requests, and acknowledgements and fills are injected by the test at cho
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from adapters.protocol import OrderRequest
@@ -48,13 +49,14 @@ class Driver:
         self.strategy.on_start(self.ctx)
         self.signals: list[tuple[Any, ...]] = []
         self.states: list[str] = []
+        self.alerts: list[tuple[int, str, str]] = []
 
     # journal
     def signal(self, row: tuple[Any, ...], feature_snapshot: tuple[float, ...]) -> None:
         self.signals.append(row)
 
     def alert(self, ts_ns: int, kind: str, message: str) -> None:
-        pass
+        self.alerts.append((ts_ns, kind, message))
 
     def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
         if kind == "STATE_CHANGE":
@@ -195,3 +197,32 @@ def test_reconciliation_mismatch_halts_and_alerts() -> None:
     d.minute(0, **INSIDE)
     row = d.minute(1, 49_850, 49_920, 49_820, 49_950, **BUYERS)
     assert row[7:9] == ("HOLD", "halted")
+
+
+def test_high_ambiguous_fraction_alerts_once_per_episode_after_the_warm_up() -> None:
+    """Spec §15.2: one alert when the minute's fraction goes above 0.35 after not being above it;
+    NaN (no trades) is not high and ends an episode; warm-up minutes are not watched."""
+    d = Driver(warmup_minutes=3)
+    fracs = [0.9, 0.9,  # warm-up (closes 1, 2): high but not watched
+             0.9,  # close 3, the first watched minute: an episode already under way is alerted now
+             0.5, 0.36,  # the same episode: no repeat
+             0.35,  # not above the limit (strictly greater is high): the episode ends
+             0.4,  # a new episode
+             math.nan,  # no trades: not high, ends it
+             0.8, 0.8]  # another
+    for m, amb in enumerate(fracs):
+        d.minute(m, **INSIDE, amb=amb)
+    kinds = [(ts, kind) for ts, kind, _ in d.alerts]
+    assert kinds == [(T0 + 3 * NS_PER_MIN, "high_ambiguous_fraction"), (T0 + 7 * NS_PER_MIN, "high_ambiguous_fraction"),
+                     (T0 + 9 * NS_PER_MIN, "high_ambiguous_fraction")]
+    assert d.alerts[0][2] == ("High ambiguous fraction: ambiguous_trade_frac_1m 0.900 > ambiguous_trade_frac_max 0.35; "
+                              "setups need both order-flow and qimb confirmation")
+    assert "0.400 > ambiguous_trade_frac_max 0.35" in d.alerts[1][2]
+
+
+def test_high_ambiguous_fraction_without_qimb_says_no_setup_can_be_confirmed() -> None:
+    d = Driver(warmup_minutes=1, use_qimb=False, ambiguous_trade_frac_max=0.5)
+    d.minute(0, **INSIDE, amb=0.6)
+    assert [m for _, _, m in d.alerts] == [
+        "High ambiguous fraction: ambiguous_trade_frac_1m 0.600 > ambiguous_trade_frac_max 0.5; "
+        "setups need both confirmation legs, and use_qimb is off: no setup can be confirmed"]

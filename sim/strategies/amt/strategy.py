@@ -5,7 +5,9 @@ At each minute close, in this order: the UTC day rolls (kill-switch reset); the 
 sequences take the bar; timed-out limit entries start turning into market orders; then one of
 the kill switch (the day's loss, fees and funding included, reached `max_daily_loss`: flatten,
 no entries until 00:00 UTC), the end-of-run flatten (backtests only), or the open position's
-exit rules; then the setups (none before `warmup_minutes` closes or on an invalid value area),
+exit rules; after the warm-up, the "High ambiguous fraction" alert (§15.2: once per episode of
+minutes above `ambiguous_trade_frac_max`); then the setups (none before `warmup_minutes` closes or
+on an invalid value area),
 a pending breakout retest, priority, and the entry guards (cooldown after the last exit, one
 position at a time, flip on an opposite signal, no entry while an order is working). The
 minute's flags, action and reason go to `signals_1m`; state snapshots go out every
@@ -27,7 +29,7 @@ from sim.strategies.amt import exits, setups
 from sim.strategies.amt.acceptance import AcceptanceTracker, SideUpdate
 from sim.strategies.amt.execution import ExecutionEngine
 from sim.strategies.amt.exits import Plan
-from sim.strategies.amt.initiative import qimb_value
+from sim.strategies.amt.initiative import high_ambiguity, qimb_value
 from sim.strategies.amt.setups import FLAG_NAMES, Candidate
 from sim.strategies.amt.sizing import contracts, qty_of, size_position, tp1_contracts
 from sim.strategy import StrategyContext
@@ -65,6 +67,7 @@ class AmtStrategy:
         self.killed = False
         self.last_exit_ns: int | None = None
         self.va_alerted = False
+        self.ambiguity_alerted = False
         self.state = "FLAT"
         self._acc_key: tuple[Any, ...] | None = None
         self._acc_json = ""
@@ -125,6 +128,7 @@ class AmtStrategy:
             action, reason = self._flatten("kill_switch", exiting)
         elif end_phase:
             action, reason = self._flatten("end_of_run", exiting)
+        self._watch_ambiguity(f)
         cands = self._setups(bar, f, up, down, t)
         flip_first = False
         if not reason and self.plan is not None and pos.qty != 0.0 and not exiting:
@@ -173,6 +177,24 @@ class AmtStrategy:
         else:
             self.exec.exit(-plan.direction, abs(pos.qty), dec.reason)
         return "EXIT", dec.reason
+
+    def _watch_ambiguity(self, f: Any) -> None:
+        """Spec §15.2 "High ambiguous fraction": one alert per episode of minutes whose
+        `ambiguous_trade_frac_1m` is above `ambiguous_trade_frac_max` (NaN, no trades, is not
+        high). Watched from the end of the warm-up, like the other signal alerts: only then does
+        the fraction change a decision (dual confirmation), and a warm-up episode that is still
+        going on when it ends is alerted at its first minute after it."""
+        cfg = self.cfg
+        if self.minutes < cfg.warmup_minutes:
+            return
+        high = high_ambiguity(f, cfg)
+        if high and not self.ambiguity_alerted:
+            need = "both order-flow and qimb confirmation" if cfg.use_qimb else \
+                "both confirmation legs, and use_qimb is off: no setup can be confirmed"
+            self.ctx.alert("high_ambiguous_fraction",  # type: ignore[union-attr]
+                           f"High ambiguous fraction: ambiguous_trade_frac_1m {f.ambiguous_trade_frac_1m:.3f} > "
+                           f"ambiguous_trade_frac_max {cfg.ambiguous_trade_frac_max}; setups need {need}")
+        self.ambiguity_alerted = high
 
     def _setups(self, bar: Any, f: Any, up: SideUpdate, down: SideUpdate, t: int) -> dict[str, Candidate]:
         if self.minutes < self.cfg.warmup_minutes:
