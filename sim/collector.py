@@ -155,6 +155,44 @@ class RawCollector:
         if self.pending >= self.batch_rows:
             self.flush()
 
+    def write_batch(self, trades: tuple[np.ndarray, ...] | None, quotes: tuple[np.ndarray, ...] | None) -> int:
+        """Writes column arrays now, in one transaction after anything buffered: trades (ts_ns
+        int64, price, size, side int8, trade_id int64) and quotes (ts_ns, bid_px, bid_sz, ask_px,
+        ask_sz) — the arrays a live feed gives its engine, so a write-ahead log costs no per-tick
+        Python. The same values are refused as by `trade`/`quote` (NaN where NOT NULL, a side
+        outside −1..1), for the whole batch. Returns the rows written."""
+        self._check_open()
+        for cols, names in ((trades, ("trade price", "trade size")),
+                            (quotes, ("quote bid_px", "quote bid_sz", "quote ask_px", "quote ask_sz"))):
+            if cols is None:
+                continue
+            for arr, what in zip(cols[1:], names):
+                if np.isnan(arr).any():
+                    raise ValueError(f"{what} is NaN")
+        if trades is not None and ((trades[3] < -1) | (trades[3] > 1)).any():
+            raise ValueError("trade side is out of range [-1, 1]")
+        if self._trades or self._quotes:
+            self.flush()
+        recv = self._now() // NS_PER_MS
+        tables = []
+        if trades is not None and len(trades[0]):
+            t = raw_trades_arrow(*trades)
+            tables.append(("raw_trades", t.append_column(RECV_COLUMN[0], pa.array(np.full(len(t), recv, np.int64)))))
+        if quotes is not None and len(quotes[0]):
+            q = raw_quotes_arrow(*quotes)
+            tables.append(("raw_quotes", q.append_column(RECV_COLUMN[0], pa.array(np.full(len(q), recv, np.int64)))))
+        if not tables:
+            return 0
+        self._con.execute("BEGIN TRANSACTION")
+        for name, table in tables:
+            insert_arrow(self._con, name, table, in_transaction=True)  # rolls back on failure
+        self._commit()
+        written = sum(len(t) for _n, t in tables)
+        self.rows_written += written
+        if self._now() // NS_PER_MIN != self._purge_minute:
+            self.purge()
+        return written
+
     # -- writes ----------------------------------------------------------------------------------
 
     def flush(self) -> int:

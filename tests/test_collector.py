@@ -206,3 +206,27 @@ def test_sigkill_between_flushes_loses_only_the_buffer_and_reopen_works(tmp_path
         assert col.query("SELECT count(*) FROM raw_quotes") == [(n,)]
         col.trade(T0 + n * MS, 1.0, 1.0, 1, n)
     assert _rows(tmp_path / RAW_DB, "SELECT count(*) FROM raw_trades") == [(n + 1,)]
+
+
+def test_a_batch_of_column_arrays_reads_back_like_ticks_given_one_by_one(tmp_path: Path) -> None:
+    import numpy as np
+
+    rows_t = [(1_700_000_000_000_000_000 + i * 1_000_000, 100.0 + i, 0.5, (-1, 0, 1)[i % 3], i if i % 4 else -1)
+              for i in range(50)]
+    rows_q = [(1_700_000_000_000_000_000 + i * 1_000_000, 99.5, 1.0, 100.5 + i, 2.0) for i in range(30)]
+    one, bulk = tmp_path / "one", tmp_path / "bulk"
+    with RawCollector(one, clock=lambda: 1_700_000_000_000_000_000) as c:
+        for r in rows_t:
+            c.trade(*r)
+        for q in rows_q:
+            c.quote(*q)
+    with RawCollector(bulk, clock=lambda: 1_700_000_000_000_000_000) as c:
+        trades = tuple(np.array(col, dtype=dt) for col, dt in zip(zip(*rows_t), (np.int64, float, float, np.int8, np.int64)))
+        quotes = tuple(np.array(col, dtype=dt) for col, dt in zip(zip(*rows_q), (np.int64, float, float, float, float)))
+        assert c.write_batch(trades, quotes) == 80
+        with pytest.raises(ValueError, match="quote ask_px is NaN"):
+            c.write_batch(None, tuple(np.array([v]) for v in (1, 1.0, 1.0, float("nan"), 1.0)))
+    for table in ("raw_trades", "raw_quotes"):
+        a = duckdb.connect(str(one / "raw.duckdb"), read_only=True).execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+        b = duckdb.connect(str(bulk / "raw.duckdb"), read_only=True).execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+        assert a == b and len(a) in (50, 30)

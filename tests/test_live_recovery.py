@@ -65,14 +65,14 @@ def _activate(data: Path) -> None:
 
 
 def _wait_until_live(data: Path, proc: subprocess.Popen) -> None:
-    """Until the restarted process has replayed its journal and is taking live market data."""
+    """Until the process has replayed its journal (if any) and is taking live market data."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             url = json.loads((data / "control.json").read_text())["url"]
             with urllib.request.urlopen(url + "/status", timeout=5) as r:
                 st = json.loads(r.read())
-            if st.get("resumed") and not st.get("recovering"):
+            if st.get("recovering") is False:  # a first session has nothing to replay
                 return
         except (OSError, ValueError, KeyError):
             pass

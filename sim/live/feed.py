@@ -55,8 +55,9 @@ class LiveFeed:
         self.pump: Callable[[float], bool] = lambda timeout: False
         self.stopped = False
         self._order_ids: dict[int, str] = {}  # paper orders in this engine: engine id -> client id
-        #: Where ticks are written before the engine sees them (`sim.collector.RawCollector`): a
-        #: write-ahead log a restarted session replays. None: not kept.
+        #: Where ticks are written before the engine sees them (`write_batch(trades, quotes)`, the
+        #: column arrays the engine gets; `sim.collector.RawCollector`): a write-ahead log a
+        #: restarted session replays. None: not kept.
         self.journal: Any = None
 
     # -- paper orders (the simulated adapter matches them in this engine) ----------------------
@@ -117,12 +118,17 @@ class LiveFeed:
             self.journal = journal
 
     def _flush(self) -> None:
-        if self.journal is not None and (self._trades or self._quotes):
-            for t in self._trades:
-                self.journal.trade(*t)
-            for q in self._quotes:
-                self.journal.quote(*q)
-            self.journal.flush()  # on disk before the engine decides anything on them
+        trades = quotes = None
+        if self._trades:
+            ts, px, sz, side, tid = (np.array(c) for c in zip(*self._trades))
+            trades = (ts.astype(np.int64), px.astype(np.float64), sz.astype(np.float64), side.astype(np.int8),
+                      tid.astype(np.int64))
+        if self._quotes:
+            ts, bp, bs, ap, az = (np.array(c) for c in zip(*self._quotes))
+            quotes = (ts.astype(np.int64), bp.astype(np.float64), bs.astype(np.float64), ap.astype(np.float64),
+                      az.astype(np.float64))
+        if self.journal is not None and (trades is not None or quotes is not None):
+            self.journal.write_batch(trades, quotes)  # on disk before the engine decides anything on them
         e = self.engine
         if self._klines:
             interval = self._klines[0][1]
@@ -133,16 +139,12 @@ class LiveFeed:
                           h.astype(np.float64), lo.astype(np.float64), c.astype(np.float64), v.astype(np.float64))
             self._rows[0] += len(self._klines)
             self._klines.clear()
-        if self._trades:
-            ts, px, sz, side, tid = (np.array(c) for c in zip(*self._trades))
-            e.push_trades(self.TRADES, self._rows[0] + 1, ts.astype(np.int64), px.astype(np.float64),
-                          sz.astype(np.float64), side.astype(np.int8), tid.astype(np.int64))
+        if trades is not None:
+            e.push_trades(self.TRADES, self._rows[0] + 1, *trades)
             self._rows[0] += len(self._trades)
             self._trades.clear()
-        if self._quotes:
-            ts, bp, bs, ap, az = (np.array(c) for c in zip(*self._quotes))
-            e.push_quotes(self.QUOTES, self._rows[1] + 1, ts.astype(np.int64), bp.astype(np.float64),
-                          bs.astype(np.float64), ap.astype(np.float64), az.astype(np.float64))
+        if quotes is not None:
+            e.push_quotes(self.QUOTES, self._rows[1] + 1, *quotes)
             self._rows[1] += len(self._quotes)
             self._quotes.clear()
         horizon = self.watermark_ns - self.grace_ns

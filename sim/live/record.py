@@ -25,14 +25,11 @@ class _RecordingJournal:
     def __init__(self, recording: Any) -> None:
         self.recording = recording
 
-    def trade(self, ts_ns: int, price: float, size: float, side: int, trade_id: int) -> None:
-        self.recording.trade(ts_ns, price, size, side, trade_id)
-
-    def quote(self, ts_ns: int, bid_px: float, bid_sz: float, ask_px: float, ask_sz: float) -> None:
-        self.recording.quote(ts_ns, bid_px, bid_sz, ask_px, ask_sz)
-
-    def flush(self) -> None:
-        pass
+    def write_batch(self, trades: Any, quotes: Any) -> None:
+        for row in zip(*(c.tolist() for c in trades)) if trades is not None else ():
+            self.recording.trade(*row)
+        for row in zip(*(c.tolist() for c in quotes)) if quotes is not None else ():
+            self.recording.quote(*row)
 
 
 def add_record_arguments(p: argparse.ArgumentParser) -> None:
