@@ -48,7 +48,7 @@ def test_a_settings_file_with_an_unknown_key_is_a_one_line_error(tmp_path: Path)
 def test_operating_a_shadow_session_and_no_secret_anywhere(tmp_path: Path) -> None:
     data, out = tmp_path / "data", tmp_path / "out"
     env = _env(BYBIT_TESTNET_API_KEY=KEY, BYBIT_TESTNET_API_SECRET=SECRET, ACTIVATION_TOKEN=TOKEN)
-    with emulator(PLAIN, "--speed", "30") as base:
+    with emulator(PLAIN, "--speed", "60") as base:
         assert base.startswith("http://127.0.0.1:")  # the emulator binds to loopback by default
         proc = subprocess.Popen([sys.executable, "-m", "sim", "live", PLAIN, "--mode", "shadow", "--endpoint", base,
                                  "--data-dir", str(data), "--out", str(out), "--max-wall-s", "120"],

@@ -120,7 +120,7 @@ class Running:
 @pytest.fixture(scope="module")
 def paper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("paper")
-    with emulator(PLAIN, "--speed", "20") as base:
+    with emulator(PLAIN, "--speed", "30") as base:
         s = Running(PLAIN, base, tmp, None, mode="paper", warmup_minutes=1)
         no_token = _post(s.url + "/activate")
         wrong_token = _post(s.url + "/activate", "not-the-token")
