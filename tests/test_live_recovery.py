@@ -134,6 +134,7 @@ def test_a_paper_session_killed_again_and_again_ends_as_an_uninterrupted_run(tmp
 
     con = sqlite3.connect(data / "execution.db")
     (restarts, state), = con.execute("SELECT restarts, state FROM live_sessions").fetchall()
+    snapshots = con.execute("SELECT ts_ms, snapshot_type FROM state_snapshots ORDER BY id").fetchall()
     con.close()
     assert (restarts, state) == (len(kills), "finished")
 
@@ -151,5 +152,11 @@ def test_a_paper_session_killed_again_and_again_ends_as_an_uninterrupted_run(tmp
     fill_lines = [line for line in log_text.splitlines() if " fill order=" in line]
     assert fill_lines and all("submitted_ms=" in x and "filled_ms=" in x and "price=" in x and "fee=" in x
                               and "slippage=" in x for x in fill_lines)
+    # Snapshots (§16.3): one on every fill and one every 5 minutes, each stored once across the
+    # restarts (a resumed session checks the ones it re-creates instead of writing them again).
+    fills = _rows((out / "fills.csv").read_text())
+    assert sorted(ts for ts, kind in snapshots if kind == "FILL") == sorted(int(f["ts_ms"]) for f in fills)
+    assert [ts for ts, kind in snapshots if kind == "SESSION_PERIODIC"] == [
+        1709251200000 + k * 300_000 for k in range(1, 8)]
     final = _rows((out / "equity.csv").read_text())[-1]
     assert float(final["position_qty"]) == status["position"]["qty"] == 0.0
