@@ -38,7 +38,7 @@ from sim.live.session import ALERT_ALIASES
 from sim.run import run
 from sim.scenario.manifest import load_scenario
 from tests.emulator_process import KEY, SECRET, emulator, state
-from tests.test_live_modes import TOKEN, Running, _post
+from tests.live_harness import TOKEN, Running, post
 from tests.webhook_receiver import WebhookReceiver
 
 KILL_SWITCH = "amt/exit_kill_switch"  # window 2024-03-01T18:30Z .. 2024-03-02T00:30Z, max_daily_loss 200
@@ -159,7 +159,7 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
                 started[name] = s = _Started(stack, scenario, mode, args, tmp_path_factory.mktemp(name), **extra)
                 if name == "mismatch":
                     # Trading is halted from the connect on: activation is refused, and says why.
-                    code, answer = _post(s.session.url + "/activate", TOKEN)
+                    code, answer = post(s.session.url + "/activate", TOKEN)
                     s.answers = [f"{code} {answer['message']}"]
                 else:
                     s.answers = s.session.activate_when_allowed()

@@ -5,116 +5,22 @@ shadow mode alerts on the webhook when paper and live execution differ — again
 from __future__ import annotations
 
 import csv
-import gc
 import io
-import json
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sim.live.command import LiveRuntime
-from sim.live.control import TOKEN_HEADER
-from sim.live.settings import LiveSettings
-from sim.secrets import load_secrets
-from tests.emulator_process import KEY, SECRET, emulator, state
+from tests.emulator_process import emulator, state
+from tests.live_harness import TOKEN, Running, get_json, post, wait_for_status
 from tests.webhook_receiver import WebhookReceiver
 
 PLAIN = "tests/fixtures/emulator/probe_plain.yaml"
 SHADOW = "tests/fixtures/emulator/probe_shadow.yaml"
-TOKEN = "test-activation-token-5b1e"
 
 
 def _rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
-
-
-def _post(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    if token is not None:
-        req.add_header(TOKEN_HEADER, token)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def _wait_for(url: str, cond: Any, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = _get(url + "/status")
-        if st and cond(st):
-            return st
-        time.sleep(0.05)
-    raise AssertionError("the session never reached the awaited state")
-
-
-class Running:
-    """A LiveRuntime built and run on its own thread (the market engine stays on the thread that
-    made it, as in `sim live`); `.exports` once it has finished."""
-
-    def __init__(self, scenario: str, base: str, tmp: Path, hook: str | None, **settings: Any) -> None:
-        secrets = load_secrets(env={"BYBIT_TESTNET_API_KEY": KEY, "BYBIT_TESTNET_API_SECRET": SECRET,
-                                    "ACTIVATION_TOKEN": TOKEN, **({"ALERT_WEBHOOK_URL": hook} if hook else {})})
-        self._args = (scenario, LiveSettings(network="testnet", endpoint=base, data_dir=tmp, max_wall_s=120,
-                                             **settings), secrets)
-        self.exports: dict[str, str] = {}
-        self.error: BaseException | None = None
-        self._built = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        assert self._built.wait(30), "the session was not built"
-        if self.error is not None:
-            raise self.error
-
-    def _run(self) -> None:
-        try:
-            rt = LiveRuntime(*self._args)
-            self.url = rt.control.url
-        except BaseException as e:
-            self.error = e
-            return
-        finally:
-            self._built.set()
-        try:
-            self.exports = rt.run()
-            self.final = rt.session.status()
-        except BaseException as e:  # reported by join()
-            self.error = e
-        finally:
-            del rt
-            gc.collect()  # the engine must be freed on the thread that made it
-
-    def activate_when_allowed(self, timeout: float = 60.0) -> list[str]:
-        """Asks until the session accepts; returns every answer."""
-        answers = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code, answer = _post(self.url + "/activate", TOKEN)
-            answers.append(answer["message"])
-            if code == 200:
-                return answers
-            time.sleep(0.1)
-        raise AssertionError(f"never activated: {answers[-3:]}")
-
-    def join(self) -> dict[str, str]:
-        self.thread.join(timeout=180)
-        assert not self.thread.is_alive(), "the session did not end"
-        if self.error is not None:
-            raise self.error
-        return self.exports
 
 
 @pytest.fixture(scope="module")
@@ -122,16 +28,16 @@ def paper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("paper")
     with emulator(PLAIN, "--speed", "30") as base:
         s = Running(PLAIN, base, tmp, None, mode="paper", warmup_minutes=1)
-        no_token = _post(s.url + "/activate")
-        wrong_token = _post(s.url + "/activate", "not-the-token")
+        no_token = post(s.url + "/activate")
+        wrong_token = post(s.url + "/activate", "not-the-token")
         answers = s.activate_when_allowed()
-        status = _get(s.url + "/status")
+        status = get_json(s.url + "/status")
         # A mode switch needs a flat book: refused while the minute-2 buy is held, accepted once
         # the minute-4 sell has closed it.
-        _wait_for(s.url, lambda st: st["position"]["qty"] != 0.0)
-        not_flat = _post(s.url + "/mode", TOKEN, {"mode": "dry_run"})
-        _wait_for(s.url, lambda st: st["position"]["qty"] == 0.0 and st["orders"] >= 2)
-        flat = _post(s.url + "/mode", TOKEN, {"mode": "dry_run"})
+        wait_for_status(s.url, lambda st: st["position"]["qty"] != 0.0)
+        not_flat = post(s.url + "/mode", TOKEN, {"mode": "dry_run"})
+        wait_for_status(s.url, lambda st: st["position"]["qty"] == 0.0 and st["orders"] >= 2)
+        flat = post(s.url + "/mode", TOKEN, {"mode": "dry_run"})
         exports = s.join()
         exchange = state(base)
     yield {"exports": exports, "answers": answers, "no_token": no_token, "wrong_token": wrong_token,
@@ -174,7 +80,7 @@ def test_the_control_server_binds_to_loopback_by_default(paper: dict) -> None:
 def test_a_dry_run_session_decides_but_never_trades(tmp_path: Path) -> None:
     with emulator(PLAIN, "--speed", "60") as base:
         s = Running(PLAIN, base, tmp_path, None, mode="dry_run", warmup_minutes=0)
-        code, answer = _post(s.url + "/activate", TOKEN)
+        code, answer = post(s.url + "/activate", TOKEN)
         exports = s.join()
         exchange = state(base)
     assert (code, answer["message"]) == (409, "refused: a dry_run session never trades")
