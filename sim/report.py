@@ -311,7 +311,12 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
 </body>
 </html>
 """
-    out = Path(out) if out is not None else run_dir / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
+    return write_page(page, run_dir, out)
+
+
+def write_page(page: str, run_dir: Path, out: Path | str | None) -> Path:
+    """Writes a report page to `out` (default: `run_dir/report.html`); returns where."""
+    path = Path(out) if out is not None else run_dir / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path

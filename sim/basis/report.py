@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserInputError
-from sim.report import SYNC_AXES_JS, script_json
+from sim.report import SYNC_AXES_JS, script_json, write_page
 
 REQUIRED_FILES = ("summary.json", "daily_pnl_tracker.csv")
 DAY_MS = 86_400_000
@@ -416,7 +416,4 @@ re-hedges (at the day's end they follow).</p>
 </body>
 </html>
 """
-    out = Path(out) if out is not None else run_dir / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
+    return write_page(page, run_dir, out)
