@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.protocol import OrderRequest
-from sim.market import MarketFeed
+from sim.market.feed import MarketFeed
 
 
 @dataclass(frozen=True)

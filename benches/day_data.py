@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.data.schema import META_KIND, QUOTES, TRADES
-from sim.rng import component_rng
+from sim.core.rng import component_rng
 
 DAY_NS = 86_400 * 1_000_000_000
 START_NS = 1_704_067_200 * 1_000_000_000  # 2024-01-01T00:00:00Z

@@ -20,7 +20,7 @@ from typing import Any
 from unittest import mock
 
 import sim.run
-import sim.stores
+import sim.outputs.stores
 from sim import _core
 from sim.run import RunResult
 from sim.scenario import ticks
@@ -83,8 +83,8 @@ def timed_run(scenario: str | Path, stores_dir: Path | None) -> tuple[RunResult,
         stack.enter_context(mock.patch.object(_core, "MarketEngine", lambda *a, **k: _TimedEngine(clock, real_engine, *a, **k)))
         stack.enter_context(mock.patch.object(ticks.GeneratedSource, "batches", batches))
         for name in ("append_raw_trades", "append_raw_quotes", "append_minutes", "flush", "close"):
-            real = getattr(sim.stores.RunStores, name)
-            stack.enter_context(mock.patch.object(sim.stores.RunStores, name, clock.wrap("stores", real)))
+            real = getattr(sim.outputs.stores.RunStores, name)
+            stack.enter_context(mock.patch.object(sim.outputs.stores.RunStores, name, clock.wrap("stores", real)))
         for name in ("write_signals_db", "write_execution_db"):
             stack.enter_context(mock.patch.object(sim.run, name, clock.wrap("stores", getattr(sim.run, name))))
         stack.enter_context(mock.patch.object(sim.run, "csv_text", clock.wrap("exports", sim.run.csv_text)))

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserInputError
+from sim.core.errors import UserInputError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -48,7 +48,7 @@ def _scenario_refs(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.exports import fmt
+    from sim.outputs.exports import fmt
     from sim.run import run, write_run_dir
     from sim.scenario.manifest import REPO, load_scenario
 
@@ -76,10 +76,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _report_writer(run_dir: Path) -> Any:
     """The report of a run directory: the basis report for a basis run, else the amt one."""
     if (run_dir / "daily_pnl_tracker.csv").is_file():
-        from sim.basis.report import write_report as basis_report
+        from sim.strategies.basis.report import write_report as basis_report
 
         return basis_report
-    from sim.report import write_report
+    from sim.outputs.report import write_report
 
     return write_report
 
@@ -87,7 +87,7 @@ def _report_writer(run_dir: Path) -> Any:
 def _print_metrics(result: Any, run_dir: Path) -> None:
     """The run's metrics table, when the run has metrics (not every strategy's run does): from its
     metrics.json export, else its summary's `metrics`, else a metrics.json in the run directory."""
-    from sim.metrics import metrics_table
+    from sim.outputs.metrics import metrics_table
 
     path = run_dir / "metrics.json"
     if "metrics.json" in result.exports:
@@ -103,7 +103,7 @@ def _print_metrics(result: Any, run_dir: Path) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.sweep import parse_grid, sweep, table_text, write_csv
+    from sim.batch.sweep import parse_grid, sweep, table_text, write_csv
 
     grid = parse_grid(args.grid or [])
     if not grid:
@@ -123,7 +123,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _verify_one(ref: str, golden: str | None, overrides: dict[str, Any]) -> tuple[str, str, list[str]]:
-    from sim.golden import compare
+    from sim.outputs.golden import compare
     from sim.run import run
     from sim.scenario.manifest import ScenarioUnavailable, load_scenario
 
@@ -138,7 +138,7 @@ def _verify_one(ref: str, golden: str | None, overrides: dict[str, Any]) -> tupl
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sim.golden import unused_golden_dirs
+    from sim.outputs.golden import unused_golden_dirs
     from sim.scenario.manifest import GOLDEN_DIR, scenario_id_for
 
     refs = _scenario_refs(args)
@@ -167,7 +167,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_bless(args: argparse.Namespace) -> int:
-    from sim.golden import bless
+    from sim.outputs.golden import bless
     from sim.run import run
     from sim.scenario.manifest import load_scenario
 
@@ -216,7 +216,7 @@ def cmd_determinism(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sim.exports import fmt
+    from sim.outputs.exports import fmt
     from sim.run import run, write_run_dir
     from sim.scenario.manifest import REPO, all_scenarios, load_scenario
 
@@ -268,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="HTML file to write (default RUN_DIR/report.html)")
     p.set_defaults(func=cmd_report)
 
-    from sim.basis.backtest_cmd import add_arguments as add_basis_arguments
-    from sim.basis.backtest_cmd import cmd_basis_backtest
+    from sim.strategies.basis.backtest_alias import add_arguments as add_basis_arguments
+    from sim.strategies.basis.backtest_alias import cmd_basis_backtest
 
     p = sub.add_parser("basis-backtest", help="the basis (cash-and-carry) backtest from START to END, offline "
                                               "(the seeds' backtest_with_rollovers.py START END)")

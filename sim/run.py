@@ -17,24 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from adapters.simulated import SimulatedAdapter, SlippageModel
-from sim.clock import SimClock
-from sim.config import Config, load_config
-from sim.errors import UserInputError
-from sim.events import NS_PER_MIN, MinuteClose
-from sim.exports import csv_text, json_text
-from sim.loop import EventLoop
-from sim.metrics import compute_metrics
-from sim.market import MarketFeed
-from sim.recorder import (ALERT_COLUMNS, BAR_COLUMNS, EQUITY_COLUMNS, FEATURE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS,
+from sim.core.clock import SimClock
+from sim.core.config import Config, load_config
+from sim.core.errors import UserInputError
+from sim.core.events import NS_PER_MIN, MinuteClose
+from sim.outputs.exports import csv_text, json_text
+from sim.core.loop import EventLoop
+from sim.outputs.metrics import compute_metrics
+from sim.market.feed import MarketFeed
+from sim.outputs.recorder import (ALERT_COLUMNS, BAR_COLUMNS, EQUITY_COLUMNS, FEATURE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS,
                           LateJournal, POSITION_COLUMNS, SIGNAL_COLUMNS, Recorder, bar_row, feature_row)
 from sim.scenario.manifest import LoadedScenario, load_scenario
 from sim.scenario.sources import build_sources
-from sim.sqlite_stores import EXECUTION_DB, SIGNALS_DB, write_execution_db, write_signals_db
-from sim.stores import RunStores
+from sim.outputs.sqlite_stores import EXECUTION_DB, SIGNALS_DB, write_execution_db, write_signals_db
+from sim.outputs.stores import RunStores
 from sim.strategies import make_strategy
-from sim.strategy import InstrumentSpec, StrategyContext
-from sim.timers import TimerQueue
-from sim.version import code_version
+from sim.strategies.api import InstrumentSpec, StrategyContext
+from sim.core.timers import TimerQueue
+from sim.core.version import code_version
 
 @dataclass
 class RunResult:
@@ -112,7 +112,7 @@ def run(
     sc = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     spec = sc.spec
     if spec.strategy == "basis":
-        from sim.basis.run import run_basis
+        from sim.strategies.basis.plugin import run_basis
 
         return run_basis(sc, overrides, seed=seed, speed=speed)
     config = load_config(overrides={**spec.config, **(overrides or {})}, origin=sc.path)

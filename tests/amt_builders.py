@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-from sim.events import NS_PER_MIN, Bar, Features, MinuteClose, make_key
+from sim.core.events import NS_PER_MIN, Bar, Features, MinuteClose, make_key
 
 T0 = 1_709_251_200_000_000_000  # 2024-03-01T00:00:00Z
 

@@ -14,12 +14,12 @@ from typing import Any
 import hypothesis.strategies as st
 import pyarrow as pa
 
-from sim.clock import SimClock
+from sim.core.clock import SimClock
 from sim.data.schema import SCHEMAS
-from sim.events import NS_PER_MIN, MinuteClose
-from sim.loop import EventLoop
-from sim.market import MarketFeed
-from sim.timers import TimerQueue
+from sim.core.events import NS_PER_MIN, MinuteClose
+from sim.core.loop import EventLoop
+from sim.market.feed import MarketFeed
+from sim.core.timers import TimerQueue
 from tests.memory_sources import MemorySource, quotes, trades
 from tests.reference.features import FeatureParams
 

@@ -19,7 +19,7 @@ from typing import Any
 from sim.live.command import LiveRuntime
 from sim.live.control import TOKEN_HEADER
 from sim.live.settings import LiveSettings
-from sim.secrets import load_secrets
+from sim.live.secrets import load_secrets
 from tests.emulator_process import KEY, SECRET
 
 TOKEN = "test-activation-token-5b1e"

@@ -1,4 +1,4 @@
-"""sim.alerts against a real local webhook server: shape, retries, a dead or slow hook, redaction."""
+"""sim.live.alerts against a real local webhook server: shape, retries, a dead or slow hook, redaction."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sim.alerts import AlertKind, WebhookAlerter, canonical_json
-from sim.secrets import Secrets
+from sim.live.alerts import AlertKind, WebhookAlerter, canonical_json
+from sim.live.secrets import Secrets
 from tests.webhook_receiver import WebhookReceiver, refused_url
 
 TS_MS = 1_717_200_000_000
@@ -101,7 +101,7 @@ def test_retries_after_500s_deliver_exactly_once_with_the_same_seq(make_alerter:
 
 def test_send_returns_at_once_while_the_hook_is_down(make_alerter: Factory, tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="sim.alerts")
+    caplog.set_level(logging.WARNING, logger="sim.live.alerts")
     alerter = make_alerter(refused_url(), retries=2, backoff_s=0.3)  # 0.3 + 0.6 s of backoff in all
     t0 = time.perf_counter()
     alerter.send("position_mismatch", "exchange 0.01 != ours 0")

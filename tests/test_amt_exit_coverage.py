@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sim.config import Config, load_config
+from sim.core.config import Config, load_config
 from sim.run import run
 from sim.scenario.manifest import load_scenario
 
@@ -391,8 +391,8 @@ def test_tp1_rounds_half_up_despite_binary_fractions() -> None:
 
 
 def test_a_partly_filled_entry_limit_still_times_out_to_market_for_its_rest() -> None:
-    from sim.events import make_key
-    from sim.events import Fill as FillEvent
+    from sim.core.events import make_key
+    from sim.core.events import Fill as FillEvent
     from tests.test_amt_state_machine import Driver, at, break_in_long
 
     d = Driver()

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from sim.config import load_config
+from sim.core.config import load_config
 from sim.strategies.amt.acceptance import AcceptanceTracker
 from sim.strategies.amt.initiative import confirmed
 from sim.strategies.amt.setups import choose, evaluate

@@ -11,12 +11,12 @@ import math
 from typing import Any
 
 from adapters.protocol import OrderRequest
-from sim.clock import SimClock
-from sim.config import load_config
-from sim.events import NS_PER_MIN, Event, Fill, OrderUpdate, make_key
-from sim.recorder import Recorder
+from sim.core.clock import SimClock
+from sim.core.config import load_config
+from sim.core.events import NS_PER_MIN, Event, Fill, OrderUpdate, make_key
+from sim.outputs.recorder import Recorder
 from sim.strategies.amt import AmtStrategy
-from sim.strategy import InstrumentSpec, StrategyContext
+from sim.strategies.api import InstrumentSpec, StrategyContext
 from tests.amt_builders import T0, bar, features, minute_close
 
 

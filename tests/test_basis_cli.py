@@ -79,7 +79,7 @@ def test_the_cut_window_gives_a_wider_windows_exports(data_root: Path, tmp_path:
     wider window give every export byte for byte (the whole 2021 window does too, in 13 s rather than 1)."""
     from datetime import UTC, datetime
 
-    from sim.basis.run import run_basis
+    from sim.strategies.basis.plugin import run_basis
     from sim.scenario.manifest import load_scenario
 
     out = tmp_path / "run"

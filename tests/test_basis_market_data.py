@@ -1,4 +1,4 @@
-"""The basis backtest's minute markets (`sim.basis.market_data`): spot tiles the recorded daily
+"""The basis backtest's minute markets (`sim.scenario.basis_market`): spot tiles the recorded daily
 bars, futures reproduce the recorded mark closes at day ends and converge to spot at expiry, the
 Dec-2021 curve follows its formula, synthetic specs do what they say, runs are deterministic, and
 bad input is a one-line error naming the file, row or key."""
@@ -20,11 +20,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from sim.basis.expiry import expiry_of_symbol
-from sim.basis.market_data import (DEFAULT_ANNUAL_BASIS_PCT, RecordedDaily, SyntheticBasis, build_basis_market,
+from sim.core.expiry import expiry_of_symbol
+from sim.scenario.basis_market import (DEFAULT_ANNUAL_BASIS_PCT, RecordedDaily, SyntheticBasis, build_basis_market,
                                    files, parse_basis_market)
 from sim.data.schema import KLINES
-from sim.errors import DataFileError, ManifestError
+from sim.core.errors import DataFileError, ManifestError
 from sim.scenario.manifest import data_root
 
 DAY = 86_400 * 10**9

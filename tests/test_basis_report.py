@@ -1,4 +1,4 @@
-"""The basis run's HTML report (`sim.basis.report`): written by `sim basis-backtest --report` and by
+"""The basis run's HTML report (`sim.strategies.basis.report`): written by `sim basis-backtest --report` and by
 `sim report RUN_DIR` on a basis run directory, self-contained, and drawn in headless Chromium with
 the network cut off — the three charts, the roll and re-hedge markers when the run had them (none
 when it had none), and the note naming the synthetic contracts."""

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.basis.expiry import (binance_symbol, current_and_next, days_to_expiry, expiry_of_symbol, last_friday,
+from sim.core.expiry import (binance_symbol, current_and_next, days_to_expiry, expiry_of_symbol, last_friday,
                               quarterly_expiry_ns)
-from sim.basis.instruments import binance_quarterly, bybit_inverse_quarterly
-from sim.basis.inverse_ledger import InversePosition
+from sim.core.instruments import binance_quarterly, bybit_inverse_quarterly
+from sim.strategies.basis.inverse_ledger import InversePosition
 
 Q1 = binance_quarterly("BTCUSD_210326")
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from sim.clock import SimClock
+from sim.core.clock import SimClock
 from sim.data.schema import QUOTES, TRADES
-from sim.events import NS_PER_MIN, MinuteClose
-from sim.loop import EventLoop
-from sim.market import MarketFeed
-from sim.timers import TimerQueue
+from sim.core.events import NS_PER_MIN, MinuteClose
+from sim.core.loop import EventLoop
+from sim.market.feed import MarketFeed
+from sim.core.timers import TimerQueue
 
 BATCH = 5_000
 MINUTES = 120

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from sim.clock import ClockError, LiveClock, SimClock
-from sim.events import NS_PER_MIN
-from sim.timers import NS_PER_DAY, TimerQueue, day_end_timer, periodic_timer, slot_timer
+from sim.core.clock import ClockError, LiveClock, SimClock
+from sim.core.events import NS_PER_MIN
+from sim.core.timers import NS_PER_DAY, TimerQueue, day_end_timer, periodic_timer, slot_timer
 
 
 def test_sim_clock_refuses_to_go_backwards() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sim.collector import DEFAULT_RETENTION_NS, RawCollector
-from sim.errors import DataFileError
-from sim.stores import RAW_DB, RunStores
+from sim.live.collector import DEFAULT_RETENTION_NS, RawCollector
+from sim.core.errors import DataFileError
+from sim.outputs.stores import RAW_DB, RunStores
 
 REPO = Path(__file__).resolve().parent.parent
 MS = 1_000_000
@@ -170,7 +170,7 @@ def test_values_the_schema_cannot_hold_are_refused_at_the_call(tmp_path: Path) -
 _CHILD = """
 import sys
 from pathlib import Path
-from sim.collector import RawCollector
+from sim.live.collector import RawCollector
 t0, n, extra = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 col = RawCollector(Path(sys.argv[1]), clock=lambda: t0, batch_rows=1_000_000)
 for i in range(n):

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from sim.config import DEFAULT_PATH, Config, load_config
-from sim.errors import ManifestError
+from sim.core.config import DEFAULT_PATH, Config, load_config
+from sim.core.errors import ManifestError
 
 SPEC_17_3_KEYS = """instrument exchange timeframe rolling_window_minutes va_fraction base_bin_ticks alpha_bin
 bin_width_max_ticks rebucket_interval_minutes rebucket_change_pct min_va_bins max_quote_staleness_ms

@@ -349,7 +349,7 @@ def test_inverse_funding_and_kline_turnover_are_in_btc() -> None:
 
 def test_a_partly_filled_spot_order_cancelled_ends_partially_filled_canceled() -> None:
     from adapters.emulator.exchange import EmulatedExchange
-    from sim.events import from_engine
+    from sim.core.events import from_engine
     from sim.scenario.manifest import load_scenario
 
     ex = EmulatedExchange(load_scenario(str(REPO / SPOT)), category="spot", balances={"USDT": 1000.0})

@@ -10,11 +10,11 @@ import hypothesis.strategies as st
 from hypothesis import given
 
 from sim import _core
-from sim.clock import SimClock
-from sim.events import NS_PER_MIN, MinuteClose
-from sim.loop import EventLoop
-from sim.market import MarketFeed
-from sim.timers import TimerQueue
+from sim.core.clock import SimClock
+from sim.core.events import NS_PER_MIN, MinuteClose
+from sim.core.loop import EventLoop
+from sim.market.feed import MarketFeed
+from sim.core.timers import TimerQueue
 from tests.memory_sources import quotes, trades
 
 S = 1_000_000_000

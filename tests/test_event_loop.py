@@ -3,11 +3,11 @@ and drained after the handler, fills strictly after the decision."""
 
 from __future__ import annotations
 
-from sim.clock import SimClock
-from sim.events import NS_PER_MIN, Fill, MinuteClose, OrderUpdate, Timer
-from sim.loop import EventLoop
-from sim.market import MarketFeed
-from sim.timers import TimerQueue, slot_timer
+from sim.core.clock import SimClock
+from sim.core.events import NS_PER_MIN, Fill, MinuteClose, OrderUpdate, Timer
+from sim.core.loop import EventLoop
+from sim.market.feed import MarketFeed
+from sim.core.timers import TimerQueue, slot_timer
 from tests.memory_sources import quotes, trades
 
 S = 1_000_000_000
@@ -66,7 +66,7 @@ def test_events_come_in_total_order_with_timers_after_minute_closes_and_fills_af
 def test_bad_row_under_fail_policy_names_source_and_row():
     import pytest
 
-    from sim.errors import DataFileError
+    from sim.core.errors import DataFileError
 
     q = [(0, 100.0, 1.0, 100.1, 1.0), (S, 100.2, 1.0, 100.1, 1.0)]
     market = _feed([], q)

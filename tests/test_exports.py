@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from sim.exports import csv_text
+from sim.outputs.exports import csv_text
 
 
 def test_text_with_commas_and_quotes_round_trips_through_a_csv_reader() -> None:

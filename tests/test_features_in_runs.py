@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sim.events import NS_PER_MIN
+from sim.core.events import NS_PER_MIN
 from tests.features_streams import START, Stream, replay
 from tests.reference.features import FeatureParams
 

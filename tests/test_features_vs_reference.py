@@ -11,7 +11,7 @@ from typing import Any
 import hypothesis.strategies as st
 from hypothesis import given, settings
 
-from sim.events import NS_PER_MIN
+from sim.core.events import NS_PER_MIN
 from tests.features_streams import START, TICK, Stream, feature_params, replay, tick_streams
 from tests.reference.features import BAR_FIELDS, FEATURE_FIELDS, RAW_TRADE_FIELDS, reference_features
 

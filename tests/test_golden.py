@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sim.golden import unused_golden_dirs
+from sim.outputs.golden import unused_golden_dirs
 from sim.run import run
 
 REPO = Path(__file__).resolve().parent.parent

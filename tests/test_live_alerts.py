@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from sim.alerts import AlertKind
+from sim.live.alerts import AlertKind
 from sim.live.session import ALERT_ALIASES
 from sim.run import run
 from sim.scenario.manifest import load_scenario

@@ -1,5 +1,5 @@
-"""Run metrics (sim/metrics.py) on small hand-made tables whose answers are worked out by hand, and the
-run-directory reader on CSVs written the way sim/exports.py writes them."""
+"""Run metrics (sim/outputs/metrics.py) on small hand-made tables whose answers are worked out by hand, and the
+run-directory reader on CSVs written the way sim/outputs/exports.py writes them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import UserInputError
-from sim.exports import csv_text, json_text
-from sim.metrics import compute_metrics, metrics_table, quantile, read_run_dir, sharpe_ratio
+from sim.core.errors import UserInputError
+from sim.outputs.exports import csv_text, json_text
+from sim.outputs.metrics import compute_metrics, metrics_table, quantile, read_run_dir, sharpe_ratio
 
 T0 = 1_709_251_200_000  # 2024-03-01T00:00:00Z, a UTC midnight
 MIN = 60_000

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.data.schema import SCHEMAS
-from sim.errors import DataFileError, ManifestError
+from sim.core.errors import DataFileError, ManifestError
 from sim.scenario.manifest import load_scenario
 from sim.scenario.recording import ScenarioRecording, base_from_scenario
 from sim.scenario.sources import build_sources

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.exports import csv_text, json_text
+from sim.outputs.exports import csv_text, json_text
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = 1_709_251_200_000  # 2024-03-01T00:00:00Z
@@ -134,12 +134,12 @@ def test_report_prefers_the_runs_metrics_json(tmp_path: Path) -> None:
 
 def test_long_runs_are_thinned_for_display_keeping_the_deepest_drawdown(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sim.report
-    from sim.metrics import drawdown_series, read_run_dir
+    import sim.outputs.report
+    from sim.outputs.metrics import drawdown_series, read_run_dir
 
     run_dir = write_run_dir(tmp_path / "run", 1000)
-    monkeypatch.setattr(sim.report, "MAX_POINTS", 100)
-    page = sim.report.write_report(run_dir).read_text()
+    monkeypatch.setattr(sim.outputs.report, "MAX_POINTS", 100)
+    page = sim.outputs.report.write_report(run_dir).read_text()
     data = json.loads(re.search(r'<script type="application/json" id="run-data">(.*?)</script>', page, re.S)[1])
     assert len(data["t"]) == len(data["close"]) == len(data["dd"]) == 100
     assert "thinned for display" in page

@@ -1,4 +1,4 @@
-"""sim.secrets: environment over config/.env, the .env syntax, values never shown, logs scrubbed."""
+"""sim.live.secrets: environment over config/.env, the .env syntax, values never shown, logs scrubbed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import UserInputError
-from sim.secrets import (DEFAULT_DOTENV, KEYS, SECRET_KEYS, RedactingFilter, Secrets, add_redaction,
+from sim.core.errors import UserInputError
+from sim.live.secrets import (DEFAULT_DOTENV, KEYS, SECRET_KEYS, RedactingFilter, Secrets, add_redaction,
                          install_log_redaction, load_secrets, parse_dotenv)
 
 REPO = Path(__file__).resolve().parent.parent

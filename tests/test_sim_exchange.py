@@ -15,14 +15,14 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
-from sim.clock import SimClock
-from sim.errors import DataFileError, ManifestError
-from sim.events import NS_PER_MIN, Event, Fill, Funding, MinuteClose
-from sim.funding import file_schedule, fixed_schedule, funding_times
-from sim.loop import EventLoop
-from sim.market import MarketFeed
+from sim.core.clock import SimClock
+from sim.core.errors import DataFileError, ManifestError
+from sim.core.events import NS_PER_MIN, Event, Fill, Funding, MinuteClose
+from sim.data.funding import file_schedule, fixed_schedule, funding_times
+from sim.core.loop import EventLoop
+from sim.market.feed import MarketFeed
 from sim.scenario.manifest import load_scenario
-from sim.timers import TimerQueue
+from sim.core.timers import TimerQueue
 from tests.memory_sources import MemorySource, quotes, trades
 
 S = 1_000_000_000

@@ -8,8 +8,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from sim import stores
-from sim.stores import FEATURES_DB, RAW_DB, RunStores
+from sim.outputs import stores
+from sim.outputs.stores import FEATURES_DB, RAW_DB, RunStores
 
 NAN = float("nan")
 MIN_NS = 60_000_000_000

@@ -41,7 +41,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 from adapters.protocol import OrderRequest
-from sim.events import NS_PER_MS, PRIORITY, Event, Fill, Funding, OrderUpdate
+from sim.core.events import NS_PER_MS, PRIORITY, Event, Fill, Funding, OrderUpdate
 from sim.live.feed import LiveFeed
 
 from .messages import (

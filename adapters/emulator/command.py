@@ -26,7 +26,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from sim.errors import UserInputError
+from sim.core.errors import UserInputError
 
 EMULATOR_KEY = "emulator-api-key"
 EMULATOR_SECRET = "emulator-api-secret"

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from adapters.simulated import SlippageModel
-from sim.config import Config, load_config
-from sim.events import NS_PER_MS, Fill, Funding, OrderUpdate
-from sim.market import MarketFeed
+from sim.core.config import Config, load_config
+from sim.core.events import NS_PER_MS, Fill, Funding, OrderUpdate
+from sim.market.feed import MarketFeed
 from sim.scenario.manifest import LoadedScenario
 from sim.scenario.sources import build_sources
 
@@ -532,8 +532,8 @@ def _funding_book(sc: LoadedScenario, config_rate_8h_bps: float) -> tuple[np.nda
     """The settlements the API knows of: the window's, eight days of history before it (what a
     client reads at start) and the next one after it (the ticker's `nextFundingTime`). A recorded
     file without that history gives the window's only."""
-    from sim.errors import DataFileError
-    from sim.funding import FUNDING_EVERY_NS, file_schedule, fixed_schedule
+    from sim.core.errors import DataFileError
+    from sim.data.funding import FUNDING_EVERY_NS, file_schedule, fixed_schedule
 
     w, f = sc.spec.window, sc.spec.funding
     lo, hi = w.start_ns - FUNDING_BOOK_BEFORE_NS, w.end_ns + FUNDING_EVERY_NS

@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
-from sim.errors import validation_key_and_message
+from sim.core.errors import validation_key_and_message
 
 Stream = Literal["public", "private", "all"]
 

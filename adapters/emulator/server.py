@@ -31,7 +31,7 @@ from urllib.parse import unquote
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
-from sim.events import NS_PER_MS
+from sim.core.events import NS_PER_MS
 
 from .auth import KeyStore, check_rest, check_ws_auth
 from .exchange import ApiError, EmulatedExchange

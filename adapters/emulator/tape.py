@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from sim.data.source import BatchSource
-from sim.events import NS_PER_MS, PRIORITY
+from sim.core.events import NS_PER_MS, PRIORITY
 
 from .contract import Contract, num
 

@@ -33,7 +33,7 @@ from sim.data.normalize import (
 )
 from sim.data.schema import SourceKind
 from sim.data.timestamps import NS_PER_UNIT, TimestampColumn, first_bad_index
-from sim.errors import DataFileError
+from sim.core.errors import DataFileError
 
 DEFAULT_BLOCK_SIZE = 1 << 20  # bytes per parsed block: ~30k rows of a trade tape
 _SNIFF_BYTES = 1 << 16

@@ -31,7 +31,7 @@ from sim.data.quality import (
 from sim.data.readers import FORMAT_KINDS, READERS, guess_format, open_source
 from sim.data.schema import META_INTERVAL_NS, META_KIND, SCHEMAS
 from sim.data.source import BatchSource
-from sim.errors import DataFileError, UserInputError
+from sim.core.errors import DataFileError, UserInputError
 
 _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".lz4")
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from sim.data.schema import SCHEMAS, SourceKind
 from sim.data.timestamps import TimestampColumn, first_bad_index, plain_array
-from sim.errors import DataFileError, UserInputError
+from sim.core.errors import DataFileError, UserInputError
 
 # Column names each role is found by, in order of preference, compared case-insensitively.
 # Single letters (Binance's "p", "q", "b") are left out on purpose: "b" and "B" would collide.

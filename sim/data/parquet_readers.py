@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from sim.data.normalize import find_columns, normalized_batch, parse_interval
 from sim.data.schema import META_INTERVAL_NS, META_KIND, SCHEMAS, SourceKind
 from sim.data.timestamps import TimestampColumn
-from sim.errors import DataFileError
+from sim.core.errors import DataFileError
 
 DEFAULT_BATCH_SIZE = 65_536
 

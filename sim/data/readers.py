@@ -30,7 +30,7 @@ from sim.data.csv_readers import (
 )
 from sim.data.parquet_readers import FeatherSource, ParquetSource
 from sim.data.source import BatchSource
-from sim.errors import DataFileError, UserInputError
+from sim.core.errors import DataFileError, UserInputError
 
 READERS: dict[str, type[CsvSource] | type[ParquetSource] | type[FeatherSource]] = {
     "trades_csv": TradesCsvSource,

@@ -30,6 +30,6 @@ class BatchSource(Protocol):
         Batches have exactly the schema `sim.data.schema.SCHEMAS[kind]`. Rows stay in the
         source's own order; validation (NaN, crossed quotes, time going backwards...) is the
         engine's job, not the reader's. A row the reader cannot parse at all raises
-        `sim.errors.DataFileError` naming the file and the row.
+        `sim.core.errors.DataFileError` naming the file and the row.
         """
         ...

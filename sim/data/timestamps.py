@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.errors import DataFileError
+from sim.core.errors import DataFileError
 
 TimeUnit = Literal["s", "ms", "us", "ns", "iso", "timestamp"]
 

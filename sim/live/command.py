@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserInputError
+from sim.core.errors import UserInputError
 
 EXIT_REFUSED = 1
 
@@ -51,8 +51,8 @@ class LiveRuntime:
     """A session with its control server and alerter, as `sim live` runs it (tests use this too)."""
 
     def __init__(self, scenario: Any, settings: Any, secrets: Any) -> None:
-        from sim.alerts import WebhookAlerter
-        from sim.events import NS_PER_MS
+        from sim.live.alerts import WebhookAlerter
+        from sim.core.events import NS_PER_MS
         from sim.live.control import ControlServer
         from sim.live.session import LiveSession
         from sim.scenario.manifest import LoadedScenario, load_scenario
@@ -89,9 +89,9 @@ class LiveRuntime:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
-    from sim.exports import json_text
+    from sim.outputs.exports import json_text
     from sim.live.settings import load_settings
-    from sim.secrets import install_log_redaction, load_secrets
+    from sim.live.secrets import install_log_redaction, load_secrets
 
     secrets = load_secrets()
     data_dir = _data_dir(args.data_dir, secrets)
@@ -160,7 +160,7 @@ def _call(url: str, method: str, token: str | None = None, body: dict[str, Any] 
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from sim.secrets import load_secrets
+    from sim.live.secrets import load_secrets
 
     url = _control_url(_data_dir(args.data_dir, load_secrets()))
     _code, status = _call(url + "/status", "GET")
@@ -169,7 +169,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace, path: str, body: dict[str, Any] | None = None) -> int:
-    from sim.secrets import load_secrets
+    from sim.live.secrets import load_secrets
 
     secrets = load_secrets()
     if not secrets.activation_token:

@@ -24,7 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from sim.errors import UserInputError
+from sim.core.errors import UserInputError
 from sim.live.session import LiveSession
 
 TOKEN_HEADER = "X-Activation-Token"

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from sim import _core
-from sim.errors import DataFileError
-from sim.events import NS_PER_MS, Event, from_engine
+from sim.core.errors import DataFileError
+from sim.core.events import NS_PER_MS, Event, from_engine
 
 
 class LiveFeed:
@@ -56,7 +56,7 @@ class LiveFeed:
         self.stopped = False
         self._order_ids: dict[int, str] = {}  # paper orders in this engine: engine id -> client id
         #: Where ticks are written before the engine sees them (`write_batch(trades, quotes)`, the
-        #: column arrays the engine gets; `sim.collector.RawCollector`): a write-ahead log a
+        #: column arrays the engine gets; `sim.live.collector.RawCollector`): a write-ahead log a
         #: restarted session replays. None: not kept.
         self.journal: Any = None
 

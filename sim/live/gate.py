@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.protocol import ExchangeAdapter, OrderRequest
-from sim.events import PRIORITY, Event, OrderUpdate
+from sim.core.events import PRIORITY, Event, OrderUpdate
 
 GATE_SOURCE = 1001  # the source index of the gate's own events in the total order
 

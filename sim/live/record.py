@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserInputError
+from sim.core.errors import UserInputError
 
 
 class _RecordingJournal:

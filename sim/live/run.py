@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.bybit.adapter import BybitAdapter
-from sim.exports import json_text
+from sim.outputs.exports import json_text
 from sim.live.session import LiveSession, WallTimeout
 from sim.live.settings import LiveSettings
 from sim.scenario.manifest import LoadedScenario, load_scenario

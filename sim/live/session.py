@@ -33,24 +33,24 @@ from typing import Any
 from adapters.bybit.adapter import BybitAdapter, BybitSettings, link_prefix_for
 from adapters.protocol import ExchangeAdapter
 from adapters.simulated import SimulatedAdapter, SlippageModel
-from sim.alerts import AlertKind
-from sim.clock import SimClock
-from sim.config import Config, load_config
-from sim.events import NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
-from sim.errors import UserInputError
-from sim.exports import json_text
+from sim.live.alerts import AlertKind
+from sim.core.clock import SimClock
+from sim.core.config import Config, load_config
+from sim.core.events import NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
+from sim.core.errors import UserInputError
+from sim.outputs.exports import json_text
 from sim.live.gate import ModeGate
 from sim.live.settings import LiveSettings, Mode
 from sim.live.shadow import ShadowAdapter
 from sim.live.store import Command, SessionStore
 from sim.live.feed import LiveFeed
-from sim.loop import EventLoop
-from sim.recorder import LateJournal, Recorder
+from sim.core.loop import EventLoop
+from sim.outputs.recorder import LateJournal, Recorder
 from sim.run import pipeline_exports
 from sim.scenario.manifest import LoadedScenario
 from sim.strategies import make_strategy
-from sim.strategy import InstrumentSpec, StrategyContext
-from sim.timers import TimerQueue
+from sim.strategies.api import InstrumentSpec, StrategyContext
+from sim.core.timers import TimerQueue
 
 log = logging.getLogger("sim.live")
 
@@ -323,7 +323,7 @@ class LiveSession:
 
     # -- durability: the record in the data directory, and recovery from it -------------------
     def _open_store(self) -> None:
-        from sim.collector import RawCollector
+        from sim.live.collector import RawCollector
 
         d = self.settings.data_dir
         self.store = SessionStore(d)

@@ -2,7 +2,7 @@
 
 They come from a YAML file (`sim live --settings FILE`) and command-line flags on top; unknown
 keys are errors naming the key. Secrets are not settings: they come from the environment or
-`config/.env` (`sim.secrets`) and are never written here or anywhere else.
+`config/.env` (`sim.live.secrets`) and are never written here or anywhere else.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.errors import UserInputError, validation_key_and_message
-from sim.yaml_file import read_mapping
+from sim.core.errors import UserInputError, validation_key_and_message
+from sim.core.yaml_file import read_mapping
 
 Mode = Literal["dry_run", "paper", "shadow", "live"]
 Network = Literal["testnet", "mainnet"]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adapters.protocol import ExchangeAdapter, OrderRequest
-from sim.events import Event, Fill, OrderUpdate
+from sim.core.events import Event, Fill, OrderUpdate
 
 
 @dataclass

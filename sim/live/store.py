@@ -1,6 +1,6 @@
 """A live session's durable record in the data directory, what a restart recovers from (spec §16).
 
-- `raw.duckdb` (`sim.collector.RawCollector`): every tick the session's market engine was given,
+- `raw.duckdb` (`sim.live.collector.RawCollector`): every tick the session's market engine was given,
   written *before* the engine sees it (a write-ahead log), so whatever the pipeline decided on is
   on disk when the process dies.
 - `execution.db` (SQLite, the spec's schema plus two tables of our own):
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.sqlite_stores import EXECUTION_DB, POSITIONS_SQL, STATE_SNAPSHOTS_SQL
+from sim.outputs.sqlite_stores import EXECUTION_DB, POSITIONS_SQL, STATE_SNAPSHOTS_SQL
 
 _SESSIONS_SQL = """CREATE TABLE IF NOT EXISTS live_sessions (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,

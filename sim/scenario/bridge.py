@@ -29,7 +29,7 @@ import pyarrow as pa
 from sim.data.normalize import make_batch
 from sim.data.schema import KLINES
 from sim.data.source import BatchSource
-from sim.rng import component_rng
+from sim.core.rng import component_rng
 from sim.scenario.calibration import Calibration, resolve_calibration, with_overrides
 from sim.scenario.paths import Grid, bridge, fold
 from sim.scenario.ticks import (

@@ -18,9 +18,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.errors import ManifestError
-from sim.funding import file_schedule, fixed_schedule
-from sim.yaml_file import read_mapping, validate
+from sim.core.errors import ManifestError
+from sim.data.funding import file_schedule, fixed_schedule
+from sim.core.yaml_file import read_mapping, validate
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SCENARIOS_DIR = REPO / "scenarios"
@@ -129,7 +129,7 @@ class Scenario(_Strict):
     funding: FundingSpec | None = None
     #: how `sim emulator` serves this scenario (replay speed, scripted faults); checked there
     emulator: dict[str, Any] | None = None
-    #: the minute markets of the basis trade (`sim.basis.market_data`), validated on load
+    #: the minute markets of the basis trade (`sim.scenario.basis_market`), validated on load
     basis_market: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -190,7 +190,7 @@ class LoadedScenario:
 
     def funding_schedule(self, config_rate_8h_bps: float) -> tuple[np.ndarray, np.ndarray]:
         """(times in Unix ns, rates as a fraction) of the funding settlements in the window:
-        the scenario's `funding:` if it has one, else the config's fixed rate (`sim.funding`)."""
+        the scenario's `funding:` if it has one, else the config's fixed rate (`sim.data.funding`)."""
         w, f = self.spec.window, self.spec.funding
         path = self.funding_file()
         if path is not None:
@@ -202,7 +202,7 @@ class LoadedScenario:
         """The validated `basis_market:` section, or None."""
         if self.spec.basis_market is None:
             return None
-        from sim.basis.market_data import parse_basis_market
+        from sim.scenario.basis_market import parse_basis_market
 
         return parse_basis_market(self.spec.basis_market, self.path)
 
@@ -217,7 +217,7 @@ class LoadedScenario:
         files = [(f.path, self.resolve(f, i)) for i, f in enumerate(self.spec.data)]
         market = self.basis_market()
         if market is not None:
-            from sim.basis.market_data import files as market_files
+            from sim.scenario.basis_market import files as market_files
 
             files += [(path, self._resolve_path(path, "data", key)) for key, path in market_files(market)]
         funding = self.funding_file()

@@ -50,9 +50,9 @@ import yaml
 
 from sim.data.normalize import make_batch
 from sim.data.schema import META_KIND, SCHEMAS, SourceKind
-from sim.errors import ManifestError
+from sim.core.errors import ManifestError
 from sim.scenario.manifest import LoadedScenario, Scenario, load_scenario, scenario_id_for
-from sim.yaml_file import validate
+from sim.core.yaml_file import validate
 
 #: manifest keys the recording writes itself
 OWNED_KEYS = ("name", "window", "data")

@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from sim.errors import ManifestError
+from sim.core.errors import ManifestError
 from sim.scenario.paths import bridge, bridges, fold, fold_side, walk
 from sim.scenario.segment_base import Context, Rendered, SegmentBase, Side, Span, initiative_regime
 

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from sim.data.source import BatchSource
-from sim.rng import component_rng
+from sim.core.rng import component_rng
 from sim.scenario.calibration import Calibration, resolve_calibration, with_overrides
 from sim.scenario.segments import Context, SegmentBase, Span, parse_segments
 from sim.scenario.ticks import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.strategy import Strategy
+from sim.strategies.api import Strategy
 
 
 def make_strategy(name: str, params: dict[str, Any]) -> Strategy:
@@ -23,5 +23,5 @@ def make_strategy(name: str, params: dict[str, Any]) -> Strategy:
     raise KeyError(name)
 
 
-#: "basis" runs through `sim.basis.run` (several instruments, its own outputs), not `make_strategy`.
+#: "basis" runs through `sim.strategies.basis.plugin` (several instruments, its own outputs), not `make_strategy`.
 STRATEGY_NAMES = ("amt", "basis", "hourly_probe", "observe")

@@ -6,7 +6,7 @@ strategy.)"""
 
 from __future__ import annotations
 
-from sim.events import NS_PER_MIN, Event, MinuteClose
+from sim.core.events import NS_PER_MIN, Event, MinuteClose
 
 
 class HourlyProbe:

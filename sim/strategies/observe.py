@@ -3,7 +3,7 @@ the scenarios that pin the feature engine on real data."""
 
 from __future__ import annotations
 
-from sim.events import Event
+from sim.core.events import Event
 
 
 class Observe:

@@ -19,7 +19,7 @@ from sim.data.importer import add_import_arguments, import_file, output_path, ru
 from sim.data.quality import GapTracker, infer_sides, iso_utc
 from sim.data.readers import open_source
 from sim.data.schema import META_INTERVAL_NS, META_KIND, SCHEMAS
-from sim.errors import DataFileError, UserInputError
+from sim.core.errors import DataFileError, UserInputError
 
 MS = 1_000_000
 T0 = 1_680_652_700_000  # ms

@@ -18,7 +18,7 @@ import pytest
 
 from sim.data.readers import open_source
 from sim.data.schema import META_KIND, TRADES
-from sim.errors import DataFileError, UserInputError
+from sim.core.errors import DataFileError, UserInputError
 
 HEADER = "ts_ms,price,size,side,trade_id\n"
 T0 = 1_680_652_700_000

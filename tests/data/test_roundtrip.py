@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from sim.data.readers import open_source
 from sim.data.schema import SCHEMAS
-from sim.errors import DataFileError
+from sim.core.errors import DataFileError
 
 UNITS = ("s", "ms", "us", "ns", "iso_z", "iso_offset", "iso_naive")
 RESOLUTION = {"s": 1, "ms": 1_000_000, "us": 1_000, "ns": 1, "iso_z": 1, "iso_offset": 1, "iso_naive": 1}

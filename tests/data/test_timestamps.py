@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from sim.data.timestamps import NS_PER_UNIT, TimestampColumn, detect_unit, to_ns, unit_of_magnitude
-from sim.errors import DataFileError
+from sim.core.errors import DataFileError
 
 T0 = 1_670_889_600  # 2022-12-13T00:00:00Z
 

@@ -173,7 +173,7 @@ class FeatureParams:
 
     @classmethod
     def from_config(cls, config, tick_size: float) -> FeatureParams:  # noqa: ANN001
-        """The same-named attributes of a sim.config.Config."""
+        """The same-named attributes of a sim.core.config.Config."""
         names = [f for f in cls.__dataclass_fields__ if f != "tick_size"]
         return cls(tick_size=tick_size, **{n: getattr(config, n) for n in names})
 

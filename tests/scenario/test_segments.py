@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.errors import ManifestError
+from sim.core.errors import ManifestError
 from sim.scenario.segments import Poke, Rotate, parse_segments
 from sim.scenario.synthetic import TickGenerator
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.events import Bar, Features
+from sim.core.events import Bar, Features
 
 
 @dataclass

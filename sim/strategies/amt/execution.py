@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.events import NS_PER_MIN, Fill, OrderUpdate
+from sim.core.events import NS_PER_MIN, Fill, OrderUpdate
 from sim.strategies.amt.sizing import contracts, qty_of
-from sim.strategy import StrategyContext
+from sim.strategies.api import StrategyContext
 
 
 #: Order states in which a resting order can be cancelled (a partly filled limit still rests).

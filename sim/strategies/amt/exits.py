@@ -25,8 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.config import Config
-from sim.events import NS_PER_MIN, Bar
+from sim.core.config import Config
+from sim.core.events import NS_PER_MIN, Bar
 
 
 @dataclass

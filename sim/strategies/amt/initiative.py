@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sim.config import Config
-from sim.events import Features
+from sim.core.config import Config
+from sim.core.events import Features
 
 Kind = Literal["entry", "breakout", "fail"]
 

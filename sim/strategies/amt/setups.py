@@ -34,8 +34,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.config import Config
-from sim.events import Bar, Features
+from sim.core.config import Config
+from sim.core.events import Bar, Features
 from sim.strategies.amt.acceptance import SideUpdate
 from sim.strategies.amt.initiative import confirmed
 

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sim.events import NS_PER_MIN, NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
+from sim.core.events import NS_PER_MIN, NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
 from sim.strategies.amt import exits, setups
 from sim.strategies.amt.acceptance import AcceptanceTracker, SideUpdate
 from sim.strategies.amt.execution import ExecutionEngine
@@ -32,7 +32,7 @@ from sim.strategies.amt.exits import Plan
 from sim.strategies.amt.initiative import high_ambiguity, qimb_value
 from sim.strategies.amt.setups import FLAG_NAMES, Candidate
 from sim.strategies.amt.sizing import contracts, qty_of, size_position, tp1_contracts
-from sim.strategy import StrategyContext
+from sim.strategies.api import StrategyContext
 
 NS_PER_DAY = 24 * 60 * NS_PER_MIN
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.basis.inverse_ledger import DeltaModel, InversePosition, Realized
-from sim.basis.instruments import Instrument
+from sim.strategies.basis.inverse_ledger import DeltaModel, InversePosition, Realized
+from sim.core.instruments import Instrument
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.basis.expiry import NS_PER_DAY, current_and_next, days_to_expiry
+from sim.core.expiry import NS_PER_DAY, current_and_next, days_to_expiry
 from sim.strategies.basis.legs import Leg
 from sim.strategies.basis.market_view import MarketView
 from sim.strategies.basis.params import BasisParams

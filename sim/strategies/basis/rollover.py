@@ -16,8 +16,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from sim.basis.expiry import NS_PER_DAY
-from sim.basis.inverse_ledger import InversePosition
+from sim.core.expiry import NS_PER_DAY
+from sim.strategies.basis.inverse_ledger import InversePosition
 from sim.strategies.basis.legs import Leg
 from sim.strategies.basis.market_view import MarketView
 from sim.strategies.basis.params import BasisParams

@@ -19,9 +19,9 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sim.basis.expiry import NS_PER_DAY, current_and_next
-from sim.basis.instruments import Instrument
-from sim.events import Event, Fill, KlineClose, MinuteClose, OrderUpdate
+from sim.core.expiry import NS_PER_DAY, current_and_next
+from sim.core.instruments import Instrument
+from sim.core.events import Event, Fill, KlineClose, MinuteClose, OrderUpdate
 from sim.strategies.basis.book import BasisBook
 from sim.strategies.basis.entry import EntryProgram
 from sim.strategies.basis.market_view import MarketView

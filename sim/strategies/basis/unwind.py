@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from sim.basis.inverse_ledger import InversePosition
+from sim.strategies.basis.inverse_ledger import InversePosition
 from sim.strategies.basis.legs import Leg
 from sim.strategies.basis.market_view import MarketView
 from sim.strategies.basis.params import BasisParams

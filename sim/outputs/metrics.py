@@ -2,7 +2,7 @@
 
 `compute_metrics` takes the tables as columns (name -> list of typed values, as `read_run_dir` returns
 them) and gives a JSON-safe dict: every value a float, int, str, None or a nested dict of those, NaN never
-(None instead), nothing rounded, so `sim.exports.json_text` of it is byte-stable and can be a golden file.
+(None instead), nothing rounded, so `sim.outputs.exports.json_text` of it is byte-stable and can be a golden file.
 Sums use `math.fsum` (exactly rounded, independent of order of evaluation).
 
 Definitions:
@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.errors import DataFileError, UserInputError
+from sim.core.errors import DataFileError, UserInputError
 
 Table = dict[str, list[Any]]
 
@@ -88,7 +88,7 @@ def _convert(kind: str, text: str) -> Any:
 def read_csv_table(path: Path) -> Table:
     """One exported CSV as typed columns. A bad value is a one-line error naming the file, row and column."""
     with path.open(newline="") as fh:
-        rows = csv.reader(fh)  # RFC 4180, as sim/exports.py writes it
+        rows = csv.reader(fh)  # RFC 4180, as sim/outputs/exports.py writes it
         header = next(rows, None)
         if header is None:
             raise DataFileError(path, "empty file, expected a header row")
@@ -344,7 +344,7 @@ def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 
 def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, text) pairs, nested dicts flattened to dotted names; None shows as "-"."""
-    from sim.exports import fmt
+    from sim.outputs.exports import fmt
 
     return [(k, "-" if v is None else fmt(v)) for k, v in _flatten(metrics)]
 

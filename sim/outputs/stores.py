@@ -358,7 +358,7 @@ class RunStores:
             con.unregister("_stores_batch")
 
 
-# -- for other writers of a raw store (the live collector, `sim.collector`) ------------------------
+# -- for other writers of a raw store (the live collector, `sim.live.collector`) ------------------------
 
 #: (name, SQL type, constraint) of each raw table, in table order.
 RAW_TABLE_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {"raw_trades": _RAW_TRADES, "raw_quotes": _RAW_QUOTES}

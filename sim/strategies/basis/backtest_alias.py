@@ -3,12 +3,12 @@
 Runs the basis scenario (`scenarios/basis/binance_2021_real.yaml` unless `--scenario`) with
 `entry_date=START` and `end_date=END` — entry on START, the daily loop, unwind on END — writes the
 run directory (default `runs/basis_<START>_<END>`), prints the summary table and, with
-`--report`, writes `report.html` (`sim.basis.report`). No API keys, no network: the markets come
+`--report`, writes `report.html` (`sim.strategies.basis.report`). No API keys, no network: the markets come
 from the data root (`--data DIR` sets `SIM_DATA_DIR`).
 
 On a recorded market (`kind: recorded_daily`) the run stops where the strategy does: the
 scenario's window is cut to end at END + 1 day (the unwind day's mark). Every recorded market day
-is drawn from its own seed whatever the window (`sim.basis.market_data`) and nothing after that
+is drawn from its own seed whatever the window (`sim.scenario.basis_market`) and nothing after that
 mark reaches the strategy, so the exports are those of the same dates over the scenario's whole
 window. The window's start is kept: the strategy's 15-minute volume is a running sum whose last
 bits depend on where it started (they show in entry_day_exec_log's `pov_cap_btc`), so starting
@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserInputError
+from sim.core.errors import UserInputError
 
 DEFAULT_SCENARIO = "basis/binance_2021_real"
 EXIT_OK, EXIT_UNAVAILABLE = 0, 3
@@ -84,7 +84,7 @@ def validated_params(raw: dict[str, Any], overrides: dict[str, Any]) -> Any:
     """The basis parameters with the overrides on top; a bad override is named by its key."""
     from pydantic import ValidationError
 
-    from sim.errors import validation_key_and_message
+    from sim.core.errors import validation_key_and_message
     from sim.strategies.basis.params import BasisParams, with_overrides
 
     try:
@@ -196,7 +196,7 @@ def cmd_basis_backtest(args: argparse.Namespace) -> int:
         os.environ["SIM_DATA_DIR"] = str(data.resolve())
     overrides = parse_overrides(args.set)
 
-    from sim.basis.run import run_basis
+    from sim.strategies.basis.plugin import run_basis
     from sim.run import write_run_dir
     from sim.scenario.manifest import REPO, ScenarioUnavailable, load_scenario
 
@@ -221,7 +221,7 @@ def cmd_basis_backtest(args: argparse.Namespace) -> int:
     print(f"wall_s: {result.manifest['wall_s']}")
     print(f"outputs: {out}")
     if args.report:
-        from sim.basis.report import write_report
+        from sim.strategies.basis.report import write_report
 
         print(f"report: {write_report(out)}")
     return EXIT_OK

@@ -15,18 +15,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.simulated import SimulatedAdapter, SlippageModel
-from sim.basis.expiry import NS_PER_DAY, expiry_of_symbol
-from sim.basis.instruments import Instrument
-from sim.basis.market_data import SyntheticBasis, build_basis_market, to_ns
-from sim.clock import SimClock
-from sim.config import load_config
-from sim.errors import ManifestError
-from sim.events import Fill, OrderUpdate
-from sim.exports import csv_text, json_text
-from sim.loop import EventLoop
-from sim.market import EngineInstrument, MarketFeed
-from sim.orders import OrderEvent
-from sim.rng import component_seed
+from sim.core.expiry import NS_PER_DAY, expiry_of_symbol
+from sim.core.instruments import Instrument
+from sim.scenario.basis_market import SyntheticBasis, build_basis_market, to_ns
+from sim.core.clock import SimClock
+from sim.core.config import load_config
+from sim.core.errors import ManifestError
+from sim.core.events import Fill, OrderUpdate
+from sim.outputs.exports import csv_text, json_text
+from sim.core.loop import EventLoop
+from sim.market.feed import EngineInstrument, MarketFeed
+from sim.execution.orders import OrderEvent
+from sim.core.rng import component_seed
 from sim.run import RunResult
 from sim.scenario.manifest import LoadedScenario
 from sim.strategies.basis.entry import EntryProgram
@@ -34,10 +34,10 @@ from sim.strategies.basis.params import BasisParams, with_overrides
 from sim.strategies.basis.rollover import RollProgram
 from sim.strategies.basis.strategy import BasisStrategy, day_of, iso_ts
 from sim.strategies.basis.unwind import UnwindProgram
-from sim.strategy import InstrumentSpec, StrategyContext
-from sim.timers import TimerQueue
-from sim.version import code_version
-from sim.yaml_file import validate
+from sim.strategies.api import InstrumentSpec, StrategyContext
+from sim.core.timers import TimerQueue
+from sim.core.version import code_version
+from sim.core.yaml_file import validate
 
 ENTRY_COLUMNS = ("ts", "slot", "fut_symbol", "basis_bps", "opportunity", "weight", "pov", "pov_cap_btc", "child_btc",
                  "aggressive",

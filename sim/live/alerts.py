@@ -16,7 +16,7 @@ Every alert is one HTTP POST (`Content-Type: application/json`) of one canonical
 
 Delivery runs on a daemon thread: up to `1 + retries` attempts, waiting `backoff_s * 2**i` (capped
 at 30 s) between them; a non-2xx answer (redirects included), a connection error or a timeout is a
-failed attempt. A failure is logged (logger `sim.alerts`), never raised, and never alerted through
+failed attempt. A failure is logged (logger `sim.live.alerts`), never raised, and never alerted through
 the hook that failed. With `log_path`, every alert is appended there as one JSON line, the payload's
 keys plus `"delivered"` (true/false; null in log-only mode, `url=None`), `"attempts"` and `"error"`.
 The webhook URL is itself a secret (it holds the token) and is never logged.
@@ -41,7 +41,7 @@ from typing import Any
 SCHEMA = 1
 CONTEXT_KEYS = ("mode", "network", "run_id", "symbol")
 MAX_BACKOFF_S = 30.0
-log = logging.getLogger("sim.alerts")
+log = logging.getLogger("sim.live.alerts")
 
 
 class AlertKind(StrEnum):
@@ -72,7 +72,7 @@ def canonical_json(obj: Any) -> str:
 
 
 def ns_to_ms_clock(now_ns: Callable[[], int]) -> Callable[[], int]:
-    """An alert clock (Unix ms) from a `sim.clock` clock's `now_ns`."""
+    """An alert clock (Unix ms) from a `sim.core.clock` clock's `now_ns`."""
     return lambda: now_ns() // 1_000_000
 
 

@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sim.yaml_file import read_mapping, validate
+from sim.core.yaml_file import read_mapping, validate
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "default.yaml"
 
 #: Config keys the feature engine reads (docs/FEATURES.md).
 FEATURE_KEYS = (

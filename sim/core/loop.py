@@ -16,10 +16,10 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
-from sim.clock import SimClock
-from sim.events import Event
-from sim.market import MarketFeed  # or a live feed with the same advance_to
-from sim.timers import TimerQueue
+from sim.core.clock import SimClock
+from sim.core.events import Event
+from sim.market.feed import MarketFeed  # or a live feed with the same advance_to
+from sim.core.timers import TimerQueue
 
 
 class EventLoop:

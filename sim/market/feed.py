@@ -4,7 +4,7 @@ merge asks for them, keeps the run to its time window, and turns engine output i
 Sources are pulled lazily — only a source the merge is starved on is read — so memory holds a
 batch or so per source, whatever the size of the files. With `record_raw`, the engine also keeps
 the raw tape (trades with their inferred side, quotes) for the run's stores, taken in batches.
-With `funding` (times and rates, see `sim.funding`), the engine emits a `Funding` event at each
+With `funding` (times and rates, see `sim.data.funding`), the engine emits a `Funding` event at each
 time, in the total order and with the mark price of that instant.
 
 A run trading several instruments (the basis trade) names them (`instruments`, the first is the
@@ -24,8 +24,9 @@ import pyarrow as pa
 
 from sim import _core
 from sim.data.source import BatchSource
-from sim.errors import DataFileError
-from sim.events import Event, from_engine
+from sim.core.errors import DataFileError
+from sim.core.events import Event, from_engine
+from sim.core.instruments import EngineInstrument
 
 
 def _col(batch: pa.RecordBatch, name: str, dtype: type) -> np.ndarray:
@@ -47,21 +48,6 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
         return []
     edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.view(np.int8), [0]))))
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
-
-
-@dataclass(frozen=True)
-class EngineInstrument:
-    """An instrument as the simulated exchange matches it (see `sim._core.MarketEngine.set_instrument`)."""
-
-    symbol: str
-    tick_size: float
-    taker_fee_bps: float
-    maker_fee_bps: float
-    contract_value: float = 0.0  # USD per contract of an inverse contract; 0 for a linear one
-    bar_spread_bps: float = 0.0
-    fill_model: Literal["touch", "probabilistic"] = "touch"
-    fill_prob: float = 1.0
-    fill_seed: int = 0
 
 
 class MarketFeed:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sim.exports import json_text
+from sim.outputs.exports import json_text
 from sim.run import RunResult
 
 MANIFEST = "manifest.json"

@@ -1,4 +1,5 @@
-"""Instruments of the basis trade: spot, and coin-margined inverse contracts with a contract value
+"""Instruments: how the simulated exchange matches one (`EngineInstrument`), and the instruments of
+the basis trade: spot, and coin-margined inverse contracts with a contract value
 in USD (DESIGN §9): Binance COIN-M BTCUSD quarterlies are 100 USD a contract (the seeds' data),
 Bybit inverse contracts 1 USD a contract. Contract counts are whole numbers; a USD notional turns
 into contracts by flooring at the contract value, so the same notional is 100 times as many
@@ -10,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from sim.basis.expiry import expiry_of_symbol
+from sim.core.expiry import expiry_of_symbol
 
 Kind = Literal["spot", "inverse_future", "inverse_perpetual"]
 
@@ -53,3 +54,18 @@ def binance_quarterly(symbol: str, expiry_ns: int | None = None) -> Instrument:
 def bybit_inverse_quarterly(symbol: str, expiry_ns: int) -> Instrument:
     """A Bybit inverse quarterly; its delivery time comes from the exchange's instrument data."""
     return Instrument(symbol, "inverse_future", 0.5, BYBIT_INVERSE_CONTRACT_USD, expiry_ns)
+
+
+@dataclass(frozen=True)
+class EngineInstrument:
+    """An instrument as the simulated exchange matches it (see `sim._core.MarketEngine.set_instrument`)."""
+
+    symbol: str
+    tick_size: float
+    taker_fee_bps: float
+    maker_fee_bps: float
+    contract_value: float = 0.0  # USD per contract of an inverse contract; 0 for a linear one
+    bar_spread_bps: float = 0.0
+    fill_model: Literal["touch", "probabilistic"] = "touch"
+    fill_prob: float = 1.0
+    fill_seed: int = 0

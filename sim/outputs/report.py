@@ -22,8 +22,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserInputError
-from sim.metrics import Table, compute_metrics, drawdown_series, metrics_rows, read_run_dir
+from sim.core.errors import UserInputError
+from sim.outputs.metrics import Table, compute_metrics, drawdown_series, metrics_rows, read_run_dir
 
 REQUIRED_FILES = ("manifest.json", "bars.csv")
 TABLES = ("bars", "features", "orders", "fills", "positions", "equity")  # the CSVs the page uses

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.events import NS_PER_MIN, Timer, make_key
+from sim.core.events import NS_PER_MIN, Timer, make_key
 
 NS_PER_DAY = 24 * 60 * NS_PER_MIN
 

@@ -9,7 +9,7 @@ Usage (one collector per data directory; DuckDB lets one process write a databas
     ...
     col.close()                                          # flushes what is buffered
 
-Schema: the tables and columns of a replay's `raw.duckdb` (`sim.stores`: raw_trades, raw_quotes,
+Schema: the tables and columns of a replay's `raw.duckdb` (`sim.outputs.stores`: raw_trades, raw_quotes,
 timestamps in ms, exchange side 0 and trade id −1 stored as NULL), plus one last nullable column
 `recv_ts_ms`: the injected clock's time when the tick was handed to the collector. The column
 exists only in this live store: a replay's `RunStores` creates its own tables and is unchanged,
@@ -51,8 +51,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sim.errors import DataFileError
-from sim.stores import RAW_DB, RAW_TABLE_COLUMNS, insert_arrow, raw_create_sql, raw_quotes_arrow, raw_trades_arrow
+from sim.core.errors import DataFileError
+from sim.outputs.stores import RAW_DB, RAW_TABLE_COLUMNS, insert_arrow, raw_create_sql, raw_quotes_arrow, raw_trades_arrow
 
 NS_PER_MS = 1_000_000
 NS_PER_MIN = 60_000_000_000

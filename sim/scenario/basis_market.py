@@ -52,14 +52,14 @@ import numpy as np
 import pyarrow as pa
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from sim.basis.expiry import NS_PER_DAY, expiry_of_symbol, quarterly_expiry_ns
+from sim.core.expiry import NS_PER_DAY, expiry_of_symbol, quarterly_expiry_ns
 from sim.data.csv_readers import KlinesCsvSource, sniff_first_line
 from sim.data.normalize import make_batch
 from sim.data.schema import KLINES
 from sim.data.parquet_readers import ParquetSource
 from sim.data.source import BatchSource
-from sim.errors import DataFileError, ManifestError, validation_key_and_message
-from sim.rng import component_rng, component_seed
+from sim.core.errors import DataFileError, ManifestError, validation_key_and_message
+from sim.core.rng import component_rng, component_seed
 from sim.scenario.bridge import BridgeGenerator
 from sim.scenario.calibration import resolve_calibration
 from sim.scenario.paths import Grid

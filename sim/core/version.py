@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sim import __version__
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @functools.cache

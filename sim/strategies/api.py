@@ -13,14 +13,14 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from adapters.protocol import ExchangeAdapter, OrderRequest
-from sim.clock import Clock
-from sim.config import Config
-from sim.events import Event
-from sim.ledger import TradeLedger
-from sim.orders import Order, OrderEvent
-from sim.portfolio import Position
-from sim.rng import component_rng
-from sim.timers import TimerSpec
+from sim.core.clock import Clock
+from sim.core.config import Config
+from sim.core.events import Event
+from sim.execution.ledger import TradeLedger
+from sim.execution.orders import Order, OrderEvent
+from sim.execution.portfolio import Position
+from sim.core.rng import component_rng
+from sim.core.timers import TimerSpec
 
 
 class Strategy(Protocol):
@@ -106,7 +106,7 @@ class StrategyContext:
     ) -> str:
         """Queues an order; it is sent when the current handler returns. Returns its id.
 
-        `meta` is the plan of the position an entry opens (see `sim.ledger.PLAN_FIELDS`);
+        `meta` is the plan of the position an entry opens (see `sim.execution.ledger.PLAN_FIELDS`);
         `symbol` the instrument in a run of several (None: the main one)."""
         self._next_id += 1
         cid = f"{self._name}-{self._next_id:06d}"

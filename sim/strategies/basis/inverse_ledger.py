@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sim.basis.instruments import Instrument
+from sim.core.instruments import Instrument
 
 DeltaModel = Literal["usd_neutral", "seed"]
 

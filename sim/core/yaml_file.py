@@ -9,7 +9,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.errors import ManifestError, validation_key_and_message
+from sim.core.errors import ManifestError, validation_key_and_message
 
 M = TypeVar("M", bound=BaseModel)
 

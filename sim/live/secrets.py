@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sim.errors import UserInputError
+from sim.core.errors import UserInputError
 
-DEFAULT_DOTENV = Path(__file__).resolve().parent.parent / "config" / ".env"
+DEFAULT_DOTENV = Path(__file__).resolve().parents[2] / "config" / ".env"
 SECRET_KEYS = ("BYBIT_API_KEY", "BYBIT_API_SECRET", "BYBIT_TESTNET_API_KEY", "BYBIT_TESTNET_API_SECRET",
                "ALERT_WEBHOOK_URL", "ACTIVATION_TOKEN")
 _BYBIT_KEYS = {"mainnet": ("BYBIT_API_KEY", "BYBIT_API_SECRET"),

@@ -1,6 +1,6 @@
 """The HTML report of a basis run directory (`sim basis-backtest --report`, or `sim report RUN_DIR`
 on a directory holding daily_pnl_tracker.csv): one self-contained page, plotly.js inlined from the
-`plotly` wheel as `sim.report` does it (no CDN, no network).
+`plotly` wheel as `sim.outputs.report` does it (no CDN, no network).
 
 It reads only the run directory: summary.json and daily_pnl_tracker.csv (required), and when
 present pnl_tracker.csv, rehedge_log.csv, rollover_exec_log.csv, entry_day_exec_log.csv,
@@ -36,8 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserInputError
-from sim.report import SYNC_AXES_JS, script_json, write_page
+from sim.core.errors import UserInputError
+from sim.outputs.report import SYNC_AXES_JS, script_json, write_page
 
 REQUIRED_FILES = ("summary.json", "daily_pnl_tracker.csv")
 DAY_MS = 86_400_000
@@ -256,7 +256,7 @@ def _synthetic_note(summary: dict[str, Any], manifest: dict[str, Any], traded: s
     market = manifest.get("basis_market") if isinstance(manifest.get("basis_market"), dict) else {}
     if market.get("kind") == "synthetic":
         return ("Synthetic market: every price in this run — spot and every quarterly — is generated "
-                "(basis_market kind: synthetic, sim/basis/market_data.py); nothing here is recorded.")
+                "(basis_market kind: synthetic, sim/scenario/basis_market.py); nothing here is recorded.")
     names = [str(s) for s in summary.get("synthetic_contracts") or []]
     if not names:
         return ""
@@ -268,7 +268,7 @@ def _synthetic_note(summary: dict[str, Any], manifest: dict[str, Any], traded: s
         parts.append(f"{s}: price = spot × (1 + b(t)), b(t) = {rate} × (days to expiry) / 365, converging to 0 "
                      f"at its expiry ({'traded in this run' if s in traded else 'not traded in this run'})")
     return ("Synthetic contracts — no recorded prices, so that leg's prices, fills, marks and PnL are synthetic "
-            "(spot × a documented basis curve, sim/basis/market_data.py): " + "; ".join(parts) + ".")
+            "(spot × a documented basis curve, sim/scenario/basis_market.py): " + "; ".join(parts) + ".")
 
 
 def _fmt(v: Any) -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim.events import NS_PER_MS, Bar, Event, Features, Fill, Funding, MinuteClose, OrderUpdate
-from sim.ledger import POSITION_COLUMNS, TradeLedger
-from sim.orders import Order, OrderEvent
-from sim.portfolio import Position
+from sim.core.events import NS_PER_MS, Bar, Event, Features, Fill, Funding, MinuteClose, OrderUpdate
+from sim.execution.ledger import POSITION_COLUMNS, TradeLedger
+from sim.execution.orders import Order, OrderEvent
+from sim.execution.portfolio import Position
 
 __all__ = ["BAR_COLUMNS", "FEATURE_COLUMNS", "ORDER_COLUMNS", "FILL_COLUMNS", "POSITION_COLUMNS", "EQUITY_COLUMNS",
            "SIGNAL_COLUMNS", "ALERT_COLUMNS", "Recorder", "LateJournal", "bar_row", "feature_row"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass
 from typing import Any
 
-from sim.events import NS_PER_MS
+from sim.core.events import NS_PER_MS
 
 POSITION_COLUMNS = ("id", "ts_ms_open", "ts_ms_close", "side", "entry_price", "exit_price", "qty_contracts",
                     "qty_at_tp1", "stop_price", "tp1_price", "tp2_price", "strategy_tag", "status", "realized_pnl",

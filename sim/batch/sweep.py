@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserInputError
-from sim.exports import csv_text, fmt
+from sim.core.errors import UserInputError
+from sim.outputs.exports import csv_text, fmt
 
 METRIC_COLUMNS = ("trades", "net_pnl", "gross_pnl", "fees", "funding", "win_rate", "max_drawdown", "sharpe",
                   "final_equity", "config_hash")

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from sim.errors import DataFileError
+from sim.core.errors import DataFileError
 
 NS_PER_S = 1_000_000_000
 FUNDING_EVERY_NS = 8 * 3600 * NS_PER_S  # Unix time 0 is 00:00 UTC, so multiples fall on 00/08/16
