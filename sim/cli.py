@@ -69,19 +69,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_metrics(result, out)
     print(f"outputs: {out}")
     if args.report:
-        print(f"report: {_report_writer(out)(out)}")
+        print(f"report: {_write_report(out)}")
     return EXIT_OK
 
 
-def _report_writer(run_dir: Path) -> Any:
-    """The report of a run directory: the basis report for a basis run, else the amt one."""
-    if (run_dir / "daily_pnl_tracker.csv").is_file():
-        from sim.strategies.basis.report import write_report as basis_report
+def _write_report(run_dir: Path, out: Path | None = None) -> Path:
+    """The report of a run directory: its strategy's own page when its plugin has one (found by the
+    plugin's marker file), else the standard run report."""
+    from sim.outputs.report import write_page, write_report
+    from sim.strategies.registry import plugin_for_run_dir
 
-        return basis_report
-    from sim.outputs.report import write_report
+    plugin = plugin_for_run_dir(run_dir)
+    page = plugin.report_page(run_dir) if plugin is not None else None
+    if page is not None:
+        return write_page(page, run_dir, out)
+    return write_report(run_dir, out)
 
-    return write_report
+
+def cmd_alias(alias: Any, args: argparse.Namespace) -> int:
+    """A strategy's command that builds a scenario run (e.g. `sim basis-backtest START END`)."""
+    from sim.run import run, write_run_dir
+    from sim.scenario.manifest import REPO, ScenarioUnavailable, load_scenario
+
+    args.runs_dir = REPO / "runs"
+    req = alias.build(args, load_scenario)
+    try:
+        result = run(req.scenario, req.overrides, seed=req.seed)
+    except ScenarioUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    result.manifest.update(req.manifest_extra)
+    write_run_dir(result, req.out)
+    print(alias.summary_text(result, req), end="")
+    print(f"wall_s: {result.manifest['wall_s']}")
+    print(f"outputs: {req.out}")
+    if req.report:
+        print(f"report: {_write_report(req.out)}")
+    return EXIT_OK
 
 
 def _print_metrics(result: Any, run_dir: Path) -> None:
@@ -117,8 +141,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    write_report = _report_writer(Path(args.run_dir))
-    print(write_report(Path(args.run_dir), Path(args.out) if args.out else None))
+    print(_write_report(Path(args.run_dir), Path(args.out) if args.out else None))
     return EXIT_OK
 
 
@@ -268,13 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="HTML file to write (default RUN_DIR/report.html)")
     p.set_defaults(func=cmd_report)
 
-    from sim.strategies.basis.backtest_alias import add_arguments as add_basis_arguments
-    from sim.strategies.basis.backtest_alias import cmd_basis_backtest
+    from sim.strategies.registry import all_plugins
 
-    p = sub.add_parser("basis-backtest", help="the basis (cash-and-carry) backtest from START to END, offline "
-                                              "(the seeds' backtest_with_rollovers.py START END)")
-    add_basis_arguments(p)
-    p.set_defaults(func=cmd_basis_backtest)
+    for plugin in all_plugins():
+        for alias in plugin.aliases():
+            p = sub.add_parser(alias.name, help=alias.help)
+            alias.add_arguments(p)
+            p.set_defaults(func=lambda args, alias=alias: cmd_alias(alias, args))
 
     p = sub.add_parser("sweep", help="replay one scenario over a grid of config values; print a metrics table")
     p.add_argument("scenario")

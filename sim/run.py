@@ -22,31 +22,21 @@ from sim.core.config import Config, load_config
 from sim.core.errors import UserInputError
 from sim.core.events import NS_PER_MIN, MinuteClose
 from sim.outputs.exports import csv_text, json_text
+from sim.outputs.result import RunResult
 from sim.core.loop import EventLoop
 from sim.outputs.metrics import compute_metrics
 from sim.market.feed import MarketFeed
 from sim.outputs.recorder import (ALERT_COLUMNS, BAR_COLUMNS, EQUITY_COLUMNS, FEATURE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS,
                           LateJournal, POSITION_COLUMNS, SIGNAL_COLUMNS, Recorder, bar_row, feature_row)
 from sim.scenario.manifest import LoadedScenario, load_scenario
-from sim.scenario.sources import build_sources
+from sim.scenario.sources import ScenarioMarket, build_market
 from sim.outputs.sqlite_stores import EXECUTION_DB, SIGNALS_DB, write_execution_db, write_signals_db
 from sim.outputs.stores import RunStores
-from sim.strategies import make_strategy
+from sim.strategies import registry
 from sim.strategies.api import InstrumentSpec, StrategyContext
+from sim.strategies.plugin import RunInfo, StrategyPlugin
 from sim.core.timers import TimerQueue
 from sim.core.version import code_version
-
-@dataclass
-class RunResult:
-    scenario_id: str
-    manifest: dict[str, Any]
-    exports: dict[str, str]
-    summary: dict[str, Any]
-
-    def golden_manifest(self) -> dict[str, Any]:
-        """The stable part of the manifest: no wall time, no code version."""
-        return {k: v for k, v in self.manifest.items() if k not in ("wall_s", "code_version")}
-
 
 def _check_feature_input(sc: LoadedScenario, config: Config, sources: list[Any]) -> None:
     """Bars mode needs one-minute klines; tick mode needs trades or quotes."""
@@ -100,6 +90,14 @@ def pipeline_exports(recorder: Recorder, ctx: StrategyContext) -> dict[str, str]
     }
 
 
+def _run_info(sc: LoadedScenario, seed: int, market: ScenarioMarket) -> RunInfo:
+    spec = sc.spec
+    return RunInfo(origin=sc.path, scenario_id=sc.id, start_ns=spec.window.start_ns, end_ns=spec.window.end_ns,
+                   seed=seed, symbol=spec.instrument.symbol, tick_size=spec.instrument.tick_size,
+                   qty_step=spec.instrument.qty_step, symbols=market.symbols, expiries=market.expiries,
+                   market_kind=market.kind, synthetic_contracts=market.synthetic_contracts)
+
+
 def run(
     scenario: LoadedScenario | str | Path,
     overrides: dict[str, Any] | None = None,
@@ -108,36 +106,44 @@ def run(
     speed: float | None = None,
     stores_dir: Path | None = None,
 ) -> RunResult:
+    """Replays one scenario through its strategy; `overrides` are config keys or (dotted) strategy
+    parameters. The only run path: every strategy comes in through its plugin."""
     t0 = time.perf_counter()  # sim-determinism: allowed (wall_s in the manifest only)
     sc = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     spec = sc.spec
-    if spec.strategy == "basis":
-        from sim.strategies.basis.plugin import run_basis
-
-        return run_basis(sc, overrides, seed=seed, speed=speed)
-    config = load_config(overrides={**spec.config, **(overrides or {})}, origin=sc.path)
+    plugin = registry.plugin(spec.strategy, sc.path)
+    config_over, param_over = plugin.split_overrides(overrides or {})
+    params = plugin.params(spec.strategy_params, param_over, sc.path)
+    config = load_config(overrides={**plugin.config_layers(spec.config, sc.path), **config_over}, origin=sc.path)
     seed = spec.seed if seed is None else seed
     start, end = spec.window.start_ns, spec.window.end_ns
 
-    sources = build_sources(sc)
-    _check_feature_input(sc, config, sources)
+    scenario_market = build_market(sc, seed)
+    info = _run_info(sc, seed, scenario_market)
+    setup = plugin.market(info, config, params)
+    if not scenario_market.multi_instrument:
+        _check_feature_input(sc, config, scenario_market.sources)
+    if not plugin.pipeline_exports:
+        stores_dir = None  # the stores hold one instrument's tape, bars and features
     market = MarketFeed(
-        sources,
+        scenario_market.sources,
         start_ns=start,
         end_ns=end,
-        tick_size=spec.instrument.tick_size,
-        taker_fee_bps=config.taker_fee_bps,
-        maker_fee_bps=config.maker_fee_bps,
+        tick_size=setup.tick_size,
+        taker_fee_bps=setup.taker_fee_bps,
+        maker_fee_bps=setup.maker_fee_bps,
         on_bad_rows=spec.on_bad_rows,
         features=config.feature_params(),
         record_raw=stores_dir is not None,
-        funding=sc.funding_schedule(config.funding_rate_8h_bps),
+        funding=sc.funding_schedule(config.funding_rate_8h_bps) if plugin.wants_funding else None,
+        instruments=setup.instruments,
+        source_instruments=scenario_market.source_instruments if setup.instruments else None,
     )
     sink = _StoreSink(RunStores(stores_dir), market) if stores_dir is not None else None
     clock = SimClock(start, speed=speed)
     timers = TimerQueue()
-    adapter = SimulatedAdapter(market, SlippageModel(config.slippage_ticks_entry, config.slippage_ticks_exit, config.slippage_ticks_exit))
-    strategy = make_strategy(spec.strategy, spec.strategy_params)
+    adapter = SimulatedAdapter(market, SlippageModel(*setup.slippage_ticks))
+    strategy = plugin.build(info, config, params)
     recorder: Recorder
 
     journal = LateJournal()
@@ -149,11 +155,12 @@ def run(
         strategy_name=strategy.name,
         add_timer=lambda t: timers.add(t, clock.now_ns()),
         on_order=lambda o: recorder.on_order(o),
-        instrument=InstrumentSpec(spec.instrument.symbol, spec.instrument.tick_size, spec.instrument.qty_step),
+        instrument=InstrumentSpec(info.symbol, setup.tick_size, info.qty_step),
         journal=journal,
         end_ns=end,
     )
-    recorder = Recorder(ctx.orders, ctx.position, ctx.ledger, config.initial_equity)
+    recorder = Recorder(ctx.orders, ctx.position, ctx.ledger, config.initial_equity,
+                        single_instrument=plugin.pipeline_exports)
     journal.recorder = recorder
     loop = EventLoop(clock, market, timers, end)
 
@@ -167,6 +174,7 @@ def run(
         strategy.on_start(ctx)
         ctx.drain()
         loop.run(handle, ctx.drain)
+        strategy.on_end(ctx)
         if sink is not None:
             sink.take_raw()
             write_signals_db(stores_dir / SIGNALS_DB, recorder.signals, recorder.feature_snapshots)
@@ -175,8 +183,34 @@ def run(
         if sink is not None:
             sink.stores.close()
 
-    pos = ctx.position
-    exports = pipeline_exports(recorder, ctx)
+    exports = pipeline_exports(recorder, ctx) if plugin.pipeline_exports else {}
+    for name, table in plugin.exports(strategy, ctx, recorder.fill_events, recorder.alert_events).items():
+        exports[name] = csv_text(table.columns, table.rows)
+    summary = plugin.summary(strategy, ctx, info)
+    if summary is None:
+        summary = _standard_summary(recorder, ctx, config, market, exports)
+        exports["summary.json"] = json_text({k: v for k, v in summary.items() if k != "metrics"})
+    else:
+        exports["summary.json"] = json_text(summary)
+    manifest = {
+        "scenario": sc.id,
+        "scenario_hash": sc.content_hash(),
+        "config_hash": plugin.config_hash(config, params),
+        "code_version": code_version(),
+        "seed": seed,
+        "events": market.engine.events_processed,
+        "bad_rows": market.bad_rows(),
+    }
+    if plugin.pipeline_exports:
+        manifest["side_agreement"] = market.side_agreement()
+    manifest["outputs"] = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(exports.items())}
+    manifest["wall_s"] = round(time.perf_counter() - t0, 3)  # sim-determinism: allowed
+    return RunResult(sc.id, manifest, exports, summary)
+
+
+def _standard_summary(recorder: Recorder, ctx: StrategyContext, config: Config, market: MarketFeed,
+                      exports: dict[str, str]) -> dict[str, Any]:
+    """Counts and the metrics of spec §12.6 (the metrics also go to `metrics.json`)."""
     bad_rows = market.bad_rows()
     metrics = compute_metrics(
         initial_equity=config.initial_equity,
@@ -187,29 +221,15 @@ def run(
         ambiguous_max=config.ambiguous_trade_frac_max,
     )
     exports["metrics.json"] = json_text(metrics)
-    summary = {
+    return {
         "bars": len(recorder.bars),
         "orders": len(recorder.order_sequence),
         "fills": len(recorder.fills),
-        "final_qty": pos.qty,
+        "final_qty": ctx.position.qty,
         "alerts": len(recorder.alerts),
         "bad_rows_dropped": sum(sum(v.values()) for v in bad_rows.values()),
+        "metrics": metrics,
     }
-    exports["summary.json"] = json_text(summary)
-    summary["metrics"] = metrics
-    manifest = {
-        "scenario": sc.id,
-        "scenario_hash": sc.content_hash(),
-        "config_hash": config.hash(),
-        "code_version": code_version(),
-        "seed": seed,
-        "events": market.engine.events_processed,
-        "bad_rows": bad_rows,
-        "side_agreement": market.side_agreement(),
-        "outputs": {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(exports.items())},
-        "wall_s": round(time.perf_counter() - t0, 3),  # sim-determinism: allowed
-    }
-    return RunResult(sc.id, manifest, exports, summary)
 
 
 def write_run_dir(result: RunResult, out_dir: Path) -> Path:

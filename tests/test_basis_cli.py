@@ -79,7 +79,7 @@ def test_the_cut_window_gives_a_wider_windows_exports(data_root: Path, tmp_path:
     wider window give every export byte for byte (the whole 2021 window does too, in 13 s rather than 1)."""
     from datetime import UTC, datetime
 
-    from sim.strategies.basis.plugin import run_basis
+    from sim.run import run
     from sim.scenario.manifest import load_scenario
 
     out = tmp_path / "run"
@@ -93,8 +93,7 @@ def test_the_cut_window_gives_a_wider_windows_exports(data_root: Path, tmp_path:
     sc = load_scenario("basis/binance_2021_real")
     wide = sc.spec.window.model_copy(update={"end": datetime(2021, 1, 12, tzinfo=UTC)})
     sc.spec = sc.spec.model_copy(update={"window": wide})
-    whole = run_basis(sc, {"rehedge.threshold_pct": 0.01, "entry_date": "2021-01-03", "end_date": "2021-01-05"},
-                      seed=99)
+    whole = run(sc, {"rehedge.threshold_pct": 0.01, "entry_date": "2021-01-03", "end_date": "2021-01-05"}, seed=99)
     assert manifest["config_hash"] == whole.manifest["config_hash"]
     assert manifest["events"] < whole.manifest["events"]
     for name, text in whole.exports.items():

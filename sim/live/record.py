@@ -45,11 +45,12 @@ def cmd_record(args: argparse.Namespace) -> int:
     from sim.live.session import LiveSession
     from sim.live.settings import LiveSettings
     from sim.scenario.manifest import load_scenario
+    from sim.strategies.registry import plugin
     from sim.scenario.recording import ScenarioRecording, base_from_scenario
 
     sc = load_scenario(args.scenario)
-    if sc.spec.strategy == "basis":
-        raise UserInputError(f"{sc.path}: sim record runs single-instrument strategies; basis is not one")
+    if not plugin(sc.spec.strategy, sc.path).single_instrument:
+        raise UserInputError(f"{sc.path}: sim record runs single-instrument strategies; {sc.spec.strategy} is not one")
     name = args.name or f"{sc.spec.name}_recorded"
     recording = ScenarioRecording(args.out, name)
     if recording.manifest_path.exists():

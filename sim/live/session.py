@@ -48,8 +48,9 @@ from sim.core.loop import EventLoop
 from sim.outputs.recorder import LateJournal, Recorder
 from sim.run import pipeline_exports
 from sim.scenario.manifest import LoadedScenario
-from sim.strategies import make_strategy
+from sim.strategies import registry
 from sim.strategies.api import InstrumentSpec, StrategyContext
+from sim.strategies.plugin import RunInfo
 from sim.core.timers import TimerQueue
 
 log = logging.getLogger("sim.live")
@@ -75,7 +76,14 @@ class LiveSession:
                  grace_ms: int | None = None, durable: bool = False) -> None:
         spec = scenario.spec
         self.scenario, self.settings = scenario, settings
-        self.config: Config = load_config(overrides={**spec.config, **(overrides or {})}, origin=scenario.path)
+        plugin = registry.plugin(spec.strategy, scenario.path)
+        if not plugin.single_instrument:
+            raise UserInputError(f"{scenario.path}: live sessions run single-instrument strategies; "
+                                 f"{spec.strategy} is not one")
+        config_over, param_over = plugin.split_overrides(overrides or {})
+        params = plugin.params(spec.strategy_params, param_over, scenario.path)
+        self.config: Config = load_config(overrides={**plugin.config_layers(spec.config, scenario.path), **config_over},
+                                          origin=scenario.path)
         # The emulator replays the scenario's window; the session covers it.
         self.start_ns, self.end_ns = spec.window.start_ns, spec.window.end_ns
         bars = self.config.feature_input == "bars"
@@ -102,7 +110,10 @@ class LiveSession:
         self.gate = ModeGate(self.loop.schedule, self.clock.now_ns)
         if self.mode == "dry_run":
             self.gate.close("dry_run: signals only, no execution")
-        self.strategy = make_strategy(spec.strategy, spec.strategy_params)
+        info = RunInfo(origin=scenario.path, scenario_id=scenario.id, start_ns=self.start_ns, end_ns=self.end_ns,
+                       seed=spec.seed, symbol=spec.instrument.symbol, tick_size=spec.instrument.tick_size,
+                       qty_step=spec.instrument.qty_step, symbols=(spec.instrument.symbol,))
+        self.strategy = plugin.build(info, self.config, params)
         self.journal = _SessionJournal(self)
         self.ctx = StrategyContext(
             clock=self.clock, adapter=self.gate, config=self.config, seed=spec.seed, strategy_name=self.strategy.name,

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sim.outputs.exports import json_text
-from sim.run import RunResult
+from sim.outputs.result import RunResult
 
 MANIFEST = "manifest.json"
 OBTAINED = ".obtained"

@@ -67,7 +67,10 @@ def _cents(x: float) -> float:
 
 class Recorder:
     def __init__(self, orders: dict[str, Order], position: Position, ledger: TradeLedger,
-                 initial_equity: float) -> None:
+                 initial_equity: float, single_instrument: bool = True) -> None:
+        #: with False (a strategy of several instruments that keeps its own books), the recorder keeps
+        #: the order lifecycle and the fills only: no minute rows, position or trade ledger
+        self.single_instrument = single_instrument
         self.orders = orders
         self.position = position
         self.ledger = ledger
@@ -81,6 +84,8 @@ class Recorder:
         self.alerts: list[tuple[Any, ...]] = []
         self.snapshots: list[tuple[int, str, dict[str, Any]]] = []
         self.order_sequence: list[str] = []
+        self.fill_events: list[tuple[Fill, str | None]] = []  # every fill with its order's instrument
+        self.alert_events: list[tuple[int, str, str]] = []  # (ts_ns, kind, message)
         self.mark: float = math.nan
 
     # -- journal (what the strategy reports) ------------------------------------------------
@@ -90,6 +95,7 @@ class Recorder:
 
     def alert(self, ts_ns: int, kind: str, message: str) -> None:
         self.alerts.append((ts_ns // NS_PER_MS, kind, message))
+        self.alert_events.append((ts_ns, kind, message))
 
     def snapshot(self, ts_ns: int, kind: str, state: dict[str, Any]) -> None:
         self.snapshots.append((ts_ns // NS_PER_MS, kind, state))
@@ -100,6 +106,8 @@ class Recorder:
 
     def on_event(self, ev: Event) -> None:
         if isinstance(ev, MinuteClose):
+            if not self.single_instrument:
+                return
             self.bars.append(_in_ms(bar_row(ev.bar)))
             self.features.append(_in_ms(feature_row(ev.features)))
             for m in (ev.features.mid_close, ev.bar.close):
@@ -114,6 +122,9 @@ class Recorder:
             order.filled_qty += ev.qty
             done = order.filled_qty >= order.qty - 1e-12
             order.apply(OrderEvent.FILL if done else OrderEvent.PARTIAL_FILL, ev.ts_ns)
+            self.fill_events.append((ev, order.symbol))
+            if not self.single_instrument:
+                return
             self.position.apply_fill(ev.side, ev.price, ev.qty, ev.fee)
             self.ledger.on_fill(ev.ts_ns, ev.side, ev.price, ev.qty, ev.fee, order.meta, order.reason)
             self.fills.append((ev.order_id, ev.ts_ns // NS_PER_MS, _side(ev.side), ev.price, ev.qty, ev.fee,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.core.errors import UserInputError
+from sim.core.page import SYNC_AXES_JS, script_json
 from sim.outputs.metrics import Table, compute_metrics, drawdown_series, metrics_rows, read_run_dir
 
 REQUIRED_FILES = ("manifest.json", "bars.csv")
@@ -191,29 +192,7 @@ def _layout(title: str, ytitle: str, height: int, xrange: list[int] | None) -> d
             "legend": {"orientation": "h", "traceorder": "normal"}, "hovermode": "closest"}
 
 
-def script_json(obj: Any) -> str:
-    # Inside <script>, "</" could end the element early (a reason string is free text).
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
 
-
-#: Keeps the x axes of every drawn chart (`drawn`, with `c0.range` the first chart's range) in step:
-#: zooming or panning one moves the others. Shared by the amt and basis reports.
-SYNC_AXES_JS = """
-  var syncing = false;
-  drawn.forEach(function (src) {
-    src.on('plotly_relayout', function (ev) {
-      if (syncing) { return; }
-      var upd = null;
-      if (ev['xaxis.range[0]'] !== undefined) { upd = {'xaxis.range': [ev['xaxis.range[0]'], ev['xaxis.range[1]']]}; }
-      else if (ev['xaxis.range']) { upd = {'xaxis.range': ev['xaxis.range']}; }
-      else if (ev['xaxis.autorange'] && c0.range) { upd = {'xaxis.range': c0.range}; }
-      if (!upd) { return; }
-      syncing = true;
-      Promise.all(drawn.filter(function (el) { return el !== src; })
-        .map(function (el) { return Plotly.relayout(el, upd); }))
-        .then(function () { syncing = false; }, function () { syncing = false; });
-    });
-"""
 
 _DRAW = (
     """

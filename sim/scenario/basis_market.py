@@ -616,3 +616,16 @@ def build_basis_market(spec: RecordedDaily | SyntheticBasis, *, seed: int, start
         out[c.symbol] = DayKlines(c.symbol, _days(s0, s1) if s0 < s1 else [],
                                   lambda day, c=c: market.future_klines(c, day), market)
     return out
+
+
+def expiries(spec: RecordedDaily | SyntheticBasis) -> dict[str, int]:
+    """Delivery time (Unix ns) of every quarterly of the market: a synthetic contract's own
+    `expiry` where it gives one, else the date in its symbol."""
+    if isinstance(spec, SyntheticBasis):
+        return {s: to_ns(c.expiry) if c.expiry else expiry_of_symbol(s) for s, c in spec.futures.items()}
+    return {s: expiry_of_symbol(s) for s in [*spec.futures, *spec.synthetic_futures]}
+
+
+def synthetic_contracts(spec: RecordedDaily | SyntheticBasis) -> tuple[str, ...]:
+    """The recorded market's contracts that have no recorded prices (drawn from a curve)."""
+    return tuple(sorted(getattr(spec, "synthetic_futures", {}) or {}))

@@ -139,15 +139,6 @@ class Scenario(_Strict):
             raise ValueError("give exactly one of 'data' (recorded files), 'synthetic' or 'basis_market'")
         return self
 
-    @field_validator("strategy")
-    @classmethod
-    def _known_strategy(cls, v: str) -> str:
-        from sim.strategies import STRATEGY_NAMES
-
-        if v not in STRATEGY_NAMES:
-            raise ValueError(f"unknown strategy {v!r} (known: {', '.join(STRATEGY_NAMES)})")
-        return v
-
 
 class LoadedScenario:
     """A validated scenario with where it came from and what it is called."""

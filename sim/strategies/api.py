@@ -30,6 +30,10 @@ class Strategy(Protocol):
 
     def on_event(self, event: Event, ctx: StrategyContext) -> None: ...
 
+    def on_end(self, ctx: StrategyContext) -> None:
+        """After the last event of a backtest's window (not called live)."""
+        ...
+
 
 @dataclass(frozen=True)
 class InstrumentSpec:

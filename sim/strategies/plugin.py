@@ -168,9 +168,9 @@ class StrategyPlugin:
         """The strategy's summary; None: the run's standard summary (counts and metrics)."""
         return None
 
-    def report_page(self, run_dir: Path) -> tuple[str, str] | None:
-        """The strategy's HTML report of a run directory as (title, page body with its scripts), or
-        None for the standard report."""
+    def report_page(self, run_dir: Path) -> str | None:
+        """The strategy's self-contained HTML report page of a run directory, or None for the
+        standard report."""
         return None
 
     def aliases(self) -> list[CliAlias]:

@@ -50,6 +50,9 @@ class AmtStrategy:
     def __init__(self) -> None:
         self.ctx: StrategyContext | None = None
 
+    def on_end(self, ctx: StrategyContext) -> None:
+        pass  # the end-of-run flatten happens at a minute close, `flatten_at_end_minutes` before the end
+
     def on_start(self, ctx: StrategyContext) -> None:
         self.ctx = ctx
         self.cfg = ctx.config

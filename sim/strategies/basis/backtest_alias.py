@@ -31,12 +31,13 @@ import re
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from sim.core.errors import UserInputError
+from sim.strategies.plugin import AliasRun
 
 DEFAULT_SCENARIO = "basis/binance_2021_real"
-EXIT_OK, EXIT_UNAVAILABLE = 0, 3
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -179,49 +180,44 @@ def summary_table(result: Any, market: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cmd_basis_backtest(args: argparse.Namespace) -> int:
-    start, end = parse_day(args.start, "START"), parse_day(args.end, "END")
-    if start >= end:
-        raise UserInputError(f"START {start} must be before END {end}")
-    seed = None
-    if args.seed is not None:
-        try:
-            seed = int(args.seed)
-        except ValueError:
-            raise UserInputError(f"--seed {args.seed!r} is not an integer") from None
-    if args.data is not None:
-        data = Path(args.data).expanduser()
-        if not data.is_dir():
-            raise UserInputError(f"--data {args.data}: no such directory")
-        os.environ["SIM_DATA_DIR"] = str(data.resolve())
-    overrides = parse_overrides(args.set)
+class BasisBacktestAlias:
+    """`sim basis-backtest START END`: builds the run of a basis scenario from START to END."""
 
-    from sim.strategies.basis.plugin import run_basis
-    from sim.run import write_run_dir
-    from sim.scenario.manifest import REPO, ScenarioUnavailable, load_scenario
+    name = "basis-backtest"
+    help = ("the basis (cash-and-carry) backtest from START to END, offline "
+            "(the seeds' backtest_with_rollovers.py START END)")
 
-    sc = load_scenario(args.scenario)
-    if sc.spec.strategy != "basis":
-        raise UserInputError(f"{sc.path}: strategy is {sc.spec.strategy!r}, not basis")
-    overrides = {**overrides, "entry_date": start.isoformat(), "end_date": end.isoformat()}
-    validated_params(sc.spec.strategy_params, overrides)  # a bad --set fails before any data is read
-    market = _market_info(sc)
-    sc = trimmed(sc, start, end, cut=market["kind"] == "recorded_daily")
-    try:
-        result = run_basis(sc, overrides, seed=seed)
-    except ScenarioUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    w = sc.spec.window
-    result.manifest["window"] = {"start": w.start.isoformat(), "end": w.end.isoformat()}
-    result.manifest["basis_market"] = market
-    out = Path(args.out) if args.out else REPO / "runs" / f"basis_{start}_{end}"
-    write_run_dir(result, out)
-    print(summary_table(result, market), end="")
-    print(f"wall_s: {result.manifest['wall_s']}")
-    print(f"outputs: {out}")
-    if args.report:
-        from sim.strategies.basis.report import write_report
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        add_arguments(p)
 
-        print(f"report: {write_report(out)}")
-    return EXIT_OK
+    def build(self, args: argparse.Namespace, load: Callable[[str], Any]) -> AliasRun:
+        """`load` loads a scenario by id or path (the CLI's loader: the strategy imports none)."""
+        start, end = parse_day(args.start, "START"), parse_day(args.end, "END")
+        if start >= end:
+            raise UserInputError(f"START {start} must be before END {end}")
+        seed = None
+        if args.seed is not None:
+            try:
+                seed = int(args.seed)
+            except ValueError:
+                raise UserInputError(f"--seed {args.seed!r} is not an integer") from None
+        if args.data is not None:
+            data = Path(args.data).expanduser()
+            if not data.is_dir():
+                raise UserInputError(f"--data {args.data}: no such directory")
+            os.environ["SIM_DATA_DIR"] = str(data.resolve())
+        overrides = parse_overrides(args.set)
+        sc = load(args.scenario)
+        if sc.spec.strategy != "basis":
+            raise UserInputError(f"{sc.path}: strategy is {sc.spec.strategy!r}, not basis")
+        overrides = {**overrides, "entry_date": start.isoformat(), "end_date": end.isoformat()}
+        validated_params(sc.spec.strategy_params, overrides)  # a bad --set fails before any data is read
+        market = _market_info(sc)
+        sc = trimmed(sc, start, end, cut=market["kind"] == "recorded_daily")
+        w = sc.spec.window
+        out = Path(args.out) if args.out else args.runs_dir / f"basis_{start}_{end}"
+        return AliasRun(sc, overrides, seed, out, bool(args.report),
+                        {"window": {"start": w.start.isoformat(), "end": w.end.isoformat()}, "basis_market": market})
+
+    def summary_text(self, result: Any, run: AliasRun) -> str:
+        return summary_table(result, run.manifest_extra["basis_market"])

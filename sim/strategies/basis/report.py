@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.core.errors import UserInputError
-from sim.outputs.report import SYNC_AXES_JS, script_json, write_page
+from sim.core.page import SYNC_AXES_JS, script_json
 
 REQUIRED_FILES = ("summary.json", "daily_pnl_tracker.csv")
 DAY_MS = 86_400_000
@@ -347,8 +347,8 @@ def _check(run_dir: Path) -> None:
                                  f"`sim basis-backtest` has it)")
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> Path:
-    """Writes the basis report of `run_dir` (default `run_dir/report.html`) and returns its path."""
+def report_page(run_dir: Path) -> str:
+    """The basis report page of `run_dir` (the run path writes it, by default to `run_dir/report.html`)."""
     run_dir = Path(run_dir)
     _check(run_dir)
     summary, manifest = _json(run_dir / "summary.json"), _json(run_dir / "manifest.json")
@@ -416,4 +416,4 @@ re-hedges (at the day's end they follow).</p>
 </body>
 </html>
 """
-    return write_page(page, run_dir, out)
+    return page
