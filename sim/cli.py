@@ -87,7 +87,7 @@ def _write_report(run_dir: Path, out: Path | None = None) -> Path:
 
 
 def cmd_alias(alias: Any, args: argparse.Namespace) -> int:
-    """A strategy's command that builds a scenario run (e.g. `sim basis-backtest START END`)."""
+    """A strategy's own command that builds a scenario run (the plugin's `aliases`)."""
     from sim.run import run, write_run_dir
     from sim.scenario.manifest import REPO, ScenarioUnavailable, load_scenario
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from sim.outputs.sqlite_stores import EXECUTION_DB, SIGNALS_DB, write_execution_
 from sim.outputs.stores import RunStores
 from sim.strategies import registry
 from sim.strategies.api import InstrumentSpec, StrategyContext
-from sim.strategies.plugin import RunInfo, StrategyPlugin
+from sim.strategies.plugin import RunInfo
 from sim.core.timers import TimerQueue
 from sim.core.version import code_version
 

@@ -1,4 +1,4 @@
-"""The basis backtest's minute markets (`sim.scenario.basis_market`): spot tiles the recorded daily
+"""The basis backtest's minute markets (`sim.scenario.futures_market`): spot tiles the recorded daily
 bars, futures reproduce the recorded mark closes at day ends and converge to spot at expiry, the
 Dec-2021 curve follows its formula, synthetic specs do what they say, runs are deterministic, and
 bad input is a one-line error naming the file, row or key."""
@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.core.expiry import expiry_of_symbol
-from sim.scenario.basis_market import (DEFAULT_ANNUAL_BASIS_PCT, RecordedDaily, SyntheticBasis, build_basis_market,
-                                   files, parse_basis_market)
+from sim.scenario.futures_market import (DEFAULT_ANNUAL_BASIS_PCT, RecordedDaily, SyntheticBasis, build_futures_market,
+                                   files, parse_futures_market)
 from sim.data.schema import KLINES
 from sim.core.errors import DataFileError, ManifestError
 from sim.scenario.manifest import data_root
@@ -76,8 +76,8 @@ def recorded_raw(**over: Any) -> dict[str, Any]:
 
 def build(raw: dict[str, Any], start: str, end: str, root: Path | None = None, seed: int = 7,
           replaced: dict[str, Path] | None = None) -> dict[str, Any]:
-    spec = parse_basis_market(raw, ORIGIN)
-    return build_basis_market(spec, seed=seed, start_ns=ns(start), end_ns=ns(end),
+    spec = parse_futures_market(raw, ORIGIN)
+    return build_futures_market(spec, seed=seed, start_ns=ns(start), end_ns=ns(end),
                               resolve=resolver(root or Path("/nonexistent"), replaced))
 
 
@@ -269,11 +269,11 @@ def test_a_window_starting_and_ending_inside_a_day(root: Path) -> None:
 
 
 def test_files_lists_every_file_read() -> None:
-    spec = parse_basis_market(recorded_raw(futures={s: mark_file(s) for s in reversed(RECORDED)}), ORIGIN)
+    spec = parse_futures_market(recorded_raw(futures={s: mark_file(s) for s in reversed(RECORDED)}), ORIGIN)
     assert isinstance(spec, RecordedDaily)
     assert files(spec) == [("basis_market.spot_daily", SPOT_DAILY), ("basis_market.spot_hourly", SPOT_HOURLY),
                            *[(f"basis_market.futures.{s}", mark_file(s)) for s in RECORDED]]
-    assert files(parse_basis_market(synthetic_raw(), ORIGIN)) == []
+    assert files(parse_futures_market(synthetic_raw(), ORIGIN)) == []
 
 
 # -- synthetic -------------------------------------------------------------------------------------
@@ -385,12 +385,12 @@ def test_synthetic_determinism() -> None:
 ])
 def test_a_bad_spec_names_the_key(raw: dict[str, Any], key: str) -> None:
     with pytest.raises(ManifestError) as e:
-        parse_basis_market(raw, ORIGIN)
+        parse_futures_market(raw, ORIGIN)
     assert str(e.value).startswith(f"{ORIGIN}: {key}") and "\n" not in str(e.value)
 
 
 def test_specs_are_frozen() -> None:
-    spec = parse_basis_market(synthetic_raw(), ORIGIN)
+    spec = parse_futures_market(synthetic_raw(), ORIGIN)
     assert isinstance(spec, SyntheticBasis)
     with pytest.raises(Exception, match="frozen"):
         spec.start_price = 1.0  # type: ignore[misc]

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.bybit.adapter import BybitAdapter, BybitSettings
 from adapters.protocol import OrderRequest
-from sim.live.feed import LiveFeed
+from sim.market.live_feed import LiveFeed
 from sim.live.run import run_live
 from tests.emulator_process import KEY, SECRET, emulator, state
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from adapters.bybit import messages as m
+from adapters.bybit import rest_messages as rm
 from adapters.bybit.messages import BybitApiError, BybitMessageError, PublicTrade
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "bybit"
@@ -132,7 +133,7 @@ def _ws_kline(msg: dict) -> None:
     assert (k.symbol, k.interval, k.start_ms, k.end_ms, k.confirm) == ("BTCUSDT", "5", 1672324800000, 1672325099999, False)
     assert (k.open, k.high, k.low, k.close) == (D("16649.5"), D("16677"), D("16608"), D("16677"))
     assert (k.volume, k.turnover) == (D("2.081"), D("34666.4005"))
-    assert k.end_ms == m.kline_end_ms(k.start_ms, "5")
+    assert k.end_ms == rm.kline_end_ms(k.start_ms, "5")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,12 +266,12 @@ def _order_response(msg: dict) -> None:
 
 @case("shared/http_get_account_info.json")
 def _account_info(resp: dict) -> None:
-    assert m.parse_account_info(resp) == m.AccountInfo(unified_margin_status=4, margin_mode="REGULAR_MARGIN")
+    assert rm.parse_account_info(resp) == rm.AccountInfo(unified_margin_status=4, margin_mode="REGULAR_MARGIN")
 
 
 @case("shared/http_get_executions.json")
 def _executions(resp: dict) -> None:
-    (a, b), cursor = m.parse_executions(resp)
+    (a, b), cursor = rm.parse_executions(resp)
     assert cursor == "132766%3A2%2C132766%3A2"
     assert (a.category, a.symbol, a.side, a.exec_price, a.exec_qty) == ("linear", "BTCUSDT", 1, D("50000.00"), D("0.100"))
     assert (a.exec_fee, a.fee_rate, a.is_maker, a.fee_currency) == (D("0.0150"), D("0.0003"), True, "USDT")
@@ -279,33 +280,33 @@ def _executions(resp: dict) -> None:
 
 @case("shared/http_get_fee_rate.json")
 def _fee_rates(resp: dict) -> None:
-    rates = m.parse_fee_rates(resp)
+    rates = rm.parse_fee_rates(resp)
     assert [r.symbol for r in rates] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-    assert rates[2] == m.FeeRate(symbol="SOLUSDT", taker=D("0.00075"), maker=D("0.00025"))
+    assert rates[2] == rm.FeeRate(symbol="SOLUSDT", taker=D("0.00075"), maker=D("0.00025"))
 
 
 @case("shared/http_get_funding_history.json")
 def _funding(resp: dict) -> None:
-    assert m.parse_funding_history(resp) == [  # Bybit sends newest first; we return oldest first
-        m.FundingRate(symbol="BTCUSDT", rate=D("0.00015"), ts_ms=1709856000000),
-        m.FundingRate(symbol="BTCUSDT", rate=D("0.0001"), ts_ms=1709884800000),
+    assert rm.parse_funding_history(resp) == [  # Bybit sends newest first; we return oldest first
+        rm.FundingRate(symbol="BTCUSDT", rate=D("0.00015"), ts_ms=1709856000000),
+        rm.FundingRate(symbol="BTCUSDT", rate=D("0.0001"), ts_ms=1709884800000),
     ]
 
 
 def _fixed_cursor(resp: dict, name: str) -> dict:
     """The sample's nextPageCursor is null (v5 documents a string): refused, then patched."""
     with raises(r"instruments-info\.result\.nextPageCursor: not a string: None"):
-        m.parse_instruments(resp, name)
+        rm.parse_instruments(resp, name)
     fixed = copy.deepcopy(resp)
     fixed["result"]["nextPageCursor"] = ""
     with raises(r"instruments-info\.result\.category: missing \(and no category argument\)"):
-        m.parse_instruments(fixed)  # and result.category is missing: the caller must say it
+        rm.parse_instruments(fixed)  # and result.category is missing: the caller must say it
     return fixed
 
 
 @case("shared/http_get_instruments_linear.json")
 def _instruments_linear(resp: dict) -> None:
-    (btc, eth), cursor = m.parse_instruments(_fixed_cursor(resp, "linear"), "linear")
+    (btc, eth), cursor = rm.parse_instruments(_fixed_cursor(resp, "linear"), "linear")
     assert (cursor, btc.category, btc.symbol, btc.contract_type, btc.status) == ("", "linear", "BTCUSDT", "LinearPerpetual", "Trading")
     assert (btc.base_coin, btc.quote_coin, btc.settle_coin) == ("BTC", "USDT", "USDT")
     assert (btc.tick_size, btc.qty_step, btc.min_qty, btc.max_qty) == (D("0.5"), D("0.001"), D("0.001"), D("100.0"))
@@ -316,12 +317,12 @@ def _instruments_linear(resp: dict) -> None:
     assert btc.delivery_time_ms is None and btc.delist_time_ms == 1702592000000 and btc.is_perpetual
     assert (eth.symbol, eth.tick_size, eth.qty_step) == ("ETHUSDT", D("0.05"), D("0.01"))
     with raises(r"instruments-info\[0\]\.contractType: not a inverse contract type: 'LinearPerpetual'"):
-        m.parse_instruments(_fixed_cursor(resp, "linear"), "inverse")
+        rm.parse_instruments(_fixed_cursor(resp, "linear"), "inverse")
 
 
 @case("shared/http_get_instruments_inverse.json")
 def _instruments_inverse(resp: dict) -> None:
-    [i], _ = m.parse_instruments(_fixed_cursor(resp, "inverse"), "inverse")
+    [i], _ = rm.parse_instruments(_fixed_cursor(resp, "inverse"), "inverse")
     assert (i.symbol, i.contract_type, i.settle_coin, i.quote_coin) == ("BTCUSD", "InversePerpetual", "BTC", "USD")
     assert (i.tick_size, i.qty_step, i.min_qty, i.min_notional) == (D("0.5"), D("1"), D("1"), None)
     assert (i.funding_interval_min, i.delivery_time_ms, i.delist_time_ms) == (8, None, 1702582000000)  # deviations
@@ -329,20 +330,20 @@ def _instruments_inverse(resp: dict) -> None:
 
 @case("shared/http_get_instruments_linear_symbol_type.json", "shared/http_get_instruments_inverse_symbol_type.json")
 def _instruments_symbol_type(resp: dict) -> None:
-    [i], cursor = m.parse_instruments(resp)  # these carry result.category
+    [i], cursor = rm.parse_instruments(resp)  # these carry result.category
     assert cursor == "" and i.symbol in ("TSLAUSDT", "BRENTUSD")
     assert i.category == ("linear" if i.symbol == "TSLAUSDT" else "inverse")
     assert (i.funding_interval_min, i.delivery_time_ms, i.delist_time_ms) == (480, None, None)
     assert (i.tick_size, i.qty_step, i.min_notional, i.delivery_fee_rate) == (D("0.01"), D("0.001"), D("1"), None)
     with raises(r"instruments-info\.result\.category: differs from the requested 'spot': '" + i.category + "'"):
-        m.parse_instruments(resp, "spot")
+        rm.parse_instruments(resp, "spot")
 
 
 @case("shared/http_get_instruments_spot.json")
 def _instruments_spot(resp: dict) -> None:
     with raises(r"instruments-info\.result\.category: missing \(and no category argument\)"):
-        m.parse_instruments(resp)
-    (btc, eth), cursor = m.parse_instruments(resp, "spot")
+        rm.parse_instruments(resp)
+    (btc, eth), cursor = rm.parse_instruments(resp, "spot")
     assert (cursor, btc.symbol, btc.contract_type, btc.settle_coin) == ("", "BTCUSDT", None, None)
     assert (btc.tick_size, btc.qty_step, btc.min_qty, btc.max_qty) == (D("0.1"), D("0.0001"), D("0.001"), D("100.0"))
     assert (btc.min_notional, btc.delivery_time_ms, btc.funding_interval_min) == (D("10"), None, None)
@@ -351,31 +352,31 @@ def _instruments_spot(resp: dict) -> None:
 
 @case("shared/http_get_klines_linear.json")
 def _rest_klines(resp: dict) -> None:
-    [k] = m.parse_rest_klines(resp, "BTCUSDT", "1")
+    [k] = rm.parse_rest_klines(resp, "BTCUSDT", "1")
     assert (k.symbol, k.interval, k.start_ms, k.end_ms) == ("BTCUSDT", "1", 1709891679000, 1709891738999)
     assert (k.open, k.high, k.low, k.close, k.volume, k.turnover) == (D("27450"), D("27460"), D("27440"), D("27455"), D("123.45"), D("3390000"))
     assert k.confirm is False  # ends after the reply's time: still open
     two = copy.deepcopy(resp)
     two["result"]["list"].append(["1709891619000", "1", "2", "0.5", "1.5", "3", "4"])  # older, after
-    old, new = m.parse_rest_klines(two, "BTCUSDT", "1")
+    old, new = rm.parse_rest_klines(two, "BTCUSDT", "1")
     assert (old.start_ms, old.confirm, new.start_ms, new.confirm) == (1709891619000, True, 1709891679000, False)
     two["result"]["list"].reverse()
     with raises(r"kline\[1\]\.start: rows are not newest first: '1709891679000'"):
-        m.parse_rest_klines(two, "BTCUSDT", "1")
+        rm.parse_rest_klines(two, "BTCUSDT", "1")
     with raises(r"kline\.result\.symbol: differs from the requested 'ETHUSDT': 'BTCUSDT'"):
-        m.parse_rest_klines(resp, "ETHUSDT", "1")
+        rm.parse_rest_klines(resp, "ETHUSDT", "1")
 
 
 @case("shared/http_get_orderbook.json")
 def _rest_book(resp: dict) -> None:
-    assert m.parse_rest_orderbook(resp) == m.BookTop(
+    assert rm.parse_rest_orderbook(resp) == m.BookTop(
         ts_ms=1709891679000, symbol="BTCUSDT", bid_px=D("27450.50"), bid_sz=D("1.500"),
         ask_px=D("27451.00"), ask_sz=D("1.200"), update_id=1234567, seq=9876543)
 
 
 @case("shared/http_get_orders_history.json")
 def _orders_history(resp: dict) -> None:
-    [o], cursor = m.parse_orders(resp, "linear")  # the sample has no result.category
+    [o], cursor = rm.parse_orders(resp, "linear")  # the sample has no result.category
     assert (cursor, o.category, o.status, o.cancel_type, o.avg_price) == ("", "linear", "Cancelled", "CancelByUser", None)
     assert (o.price, o.qty, o.leaves_qty, o.cum_exec_fee, o.updated_ms) == (D("30000"), D("0.010"), D("0.010"), 0, 1700000005000)
 
@@ -383,15 +384,15 @@ def _orders_history(resp: dict) -> None:
 @case("shared/http_get_orders_realtime.json")
 def _orders_realtime(resp: dict) -> None:
     with raises(r"orders\.result\.category: missing \(and no category argument\)"):
-        m.parse_orders(resp)
-    (a, b), cursor = m.parse_orders(resp, "linear")
+        rm.parse_orders(resp)
+    (a, b), cursor = rm.parse_orders(resp, "linear")
     assert (a.order_id, a.side, a.price, a.status) == ("open-order-1", 1, D("3930.41"), "New")
     assert (b.order_link_id, b.side, b.price, b.leaves_qty) == ("client-open-2", -1, D("3940.42"), D("0.010"))
 
 
 @case("shared/http_get_positions.json")
 def _positions(resp: dict) -> None:
-    (btc, eth, sol), cursor = m.parse_positions(resp)
+    (btc, eth, sol), cursor = rm.parse_positions(resp)
     assert (cursor, btc.category, btc.side, btc.size, btc.entry_price) == ("", "linear", 1, D("0.5"), D("50000.00"))
     assert (btc.mark_price, btc.unrealised_pnl, btc.cum_realised_pnl, btc.seq) == (D("50500.00"), D("250.00"), D("500.00"), 5723621632)
     assert (eth.side, eth.signed_size, eth.liq_price) == (-1, D("-5.0"), D("3500.00"))
@@ -400,14 +401,14 @@ def _positions(resp: dict) -> None:
 
 @case("shared/http_get_trades_recent.json")
 def _recent_trades(resp: dict) -> None:
-    [t] = m.parse_recent_trades(resp)
+    [t] = rm.parse_recent_trades(resp)
     assert t == PublicTrade(ts_ms=1709891679000, symbol="BTCUSDT", side=1, price=D("27450.50"), size=D("0.005"),
                             trade_id="a905d5c3-1ed0-4f37-83e4-9c73a2fe2f01", seq=None, block_trade=False)
 
 
 @case("shared/http_get_wallet_balance.json")
 def _wallet_balance(resp: dict) -> None:
-    [w] = m.parse_wallet_balance(resp)
+    [w] = rm.parse_wallet_balance(resp)
     assert (w.account_type, w.total_equity, w.total_available_balance) == ("UNIFIED", D("3.31216591"), D("3.00326056"))
     btc, usdt, eth = w.coins
     assert (btc.coin, btc.equity, btc.total_order_im) == ("BTC", 0, 0)
@@ -464,7 +465,7 @@ def _inverse_position(msg: dict) -> None:
 
 @case("inverse/http_get_instruments_inverse_futures.json")
 def _inverse_futures(resp: dict) -> None:
-    (perp, fut), cursor = m.parse_instruments(resp)
+    (perp, fut), cursor = rm.parse_instruments(resp)
     assert (cursor, perp.symbol, perp.delivery_time_ms, perp.delist_time_ms, perp.funding_interval_min) == ("", "BTCUSD", None, None, 480)
     assert (fut.symbol, fut.contract_type, fut.is_perpetual, fut.funding_interval_min) == ("BTCUSDH25", "InverseFutures", False, None)
     expiry = datetime(2025, 3, 28, 8, tzinfo=timezone.utc)  # last Friday of March 2025, 08:00 UTC
@@ -473,7 +474,7 @@ def _inverse_futures(resp: dict) -> None:
     bad = copy.deepcopy(resp)
     bad["result"]["list"][1]["deliveryTime"] = "0"
     with raises(r"instruments-info\[1\]\.deliveryTime: a future without a delivery time: '0'"):
-        m.parse_instruments(bad)
+        rm.parse_instruments(bad)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,7 +533,7 @@ def test_missing_keys_are_errors_not_defaults() -> None:
     resp = load("shared/http_get_executions.json")
     del resp["result"]["list"][1]["isMaker"]
     with raises(r"executions\[1\]\.isMaker: missing"):
-        m.parse_executions(resp)
+        rm.parse_executions(resp)
     with raises(r"execution\.data: missing"):
         m.parse_execution_push({"topic": "execution"})
     with raises(r"execution\.topic: not a execution topic: 'order'"):
@@ -576,7 +577,7 @@ def test_envelope_errors() -> None:
     assert str(e.value) == "bybit order/create: retCode 110072: OrderLinkedID is duplicate"
     assert (e.value.ret_code, e.value.ret_msg) == (110072, "OrderLinkedID is duplicate")
     with pytest.raises(BybitApiError, match="^bybit orders: retCode 110072"):
-        m.parse_orders(dup, "linear")
+        rm.parse_orders(dup, "linear")
     assert m.check_envelope({"retCode": 0, "retMsg": "OK", "result": {"a": 1}}, "x") == {"a": 1}
     with raises(r"x\.retCode: missing"):
         m.check_envelope({"result": {}}, "x")
@@ -605,21 +606,21 @@ def test_topic_kind_refuses_unknown_topics(topic: str) -> None:
 def test_kline_end_of_month_and_week() -> None:
     feb = int(datetime(2024, 2, 1, tzinfo=timezone.utc).timestamp() * 1000)
     mar = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
-    assert m.kline_end_ms(feb, "M") == mar - 1  # leap February
-    assert m.kline_end_ms(feb, "W") == feb + 7 * 86_400_000 - 1
+    assert rm.kline_end_ms(feb, "M") == mar - 1  # leap February
+    assert rm.kline_end_ms(feb, "W") == feb + 7 * 86_400_000 - 1
     with raises(r"kline\.interval: not a v5 interval: '2'"):
-        m.kline_end_ms(feb, "2")
+        rm.kline_end_ms(feb, "2")
 
 
 def test_server_time_and_rest_tickers() -> None:
     t = {"retCode": 0, "retMsg": "OK", "result": {"timeSecond": "1688639403", "timeNano": "1688639403423213947"},
          "retExtInfo": {}, "time": 1688639403423}
-    assert m.parse_server_time(t) == 1688639403423213947
+    assert rm.parse_server_time(t) == 1688639403423213947
     tickers = {"retCode": 0, "retMsg": "OK", "time": 1700000000000, "result": {"category": "inverse", "list": [
         {"symbol": "BTCUSD", "lastPrice": "97000.5", "markPrice": "97001", "fundingRate": "0.0001",
          "nextFundingTime": "1700006400000", "fundingIntervalHour": "8"},
         {"symbol": "BTCUSDH25", "lastPrice": "99000.5", "fundingRate": "", "nextFundingTime": ""}]}}
-    perp, fut = m.parse_rest_tickers(tickers)
+    perp, fut = rm.parse_rest_tickers(tickers)
     assert (perp.ts_ms, perp.mark_price, perp.funding_rate, perp.next_funding_time_ms) == (1700000000000, 97001, D("0.0001"), 1700006400000)
     assert (fut.symbol, fut.funding_rate, fut.next_funding_time_ms) == ("BTCUSDH25", None, None)
 

@@ -1,7 +1,7 @@
 """The Bybit adapter: the adapter protocol over Bybit v5 (testnet, mainnet or a loopback emulator).
 
 - Market data: `publicTrade` and `orderbook.1` of the instrument (in bars mode, its confirmed
-  `kline.1` instead) are pushed into the live market engine (`sim.live.feed.LiveFeed`) stamped
+  `kline.1` instead) are pushed into the live market engine (`sim.market.live_feed.LiveFeed`) stamped
   with their exchange times, in small batches; `tickers` keeps the mark price and the funding
   rate and time current (`ticker`).
 - Categories: linear (qty in BTC), inverse (qty in 1-USD contracts, money in BTC) and spot (qty
@@ -42,32 +42,34 @@ from typing import Any, Literal
 
 from adapters.protocol import OrderRequest
 from sim.core.events import NS_PER_MS, PRIORITY, Event, Fill, Funding, OrderUpdate
-from sim.live.feed import LiveFeed
+from sim.market.live_feed import LiveFeed
 
 from .messages import (
     BybitApiError,
     BybitMessageError,
     Execution,
-    Instrument,
     OrderState,
     Ticker,
     parse_execution_push,
+    parse_order_push,
+    parse_orderbook_top,
+    parse_position_push,
+    parse_public_trades,
+    parse_ticker,
+    parse_wallet_push,
+    parse_ws_klines,
+    topic_kind,
+)
+from .rest_messages import (
+    Instrument,
     parse_executions,
     parse_fee_rates,
     parse_funding_history,
     parse_instruments,
-    parse_order_push,
-    parse_orderbook_top,
     parse_orders,
-    parse_position_push,
     parse_positions,
-    parse_public_trades,
     parse_rest_tickers,
-    parse_ticker,
     parse_wallet_balance,
-    parse_wallet_push,
-    parse_ws_klines,
-    topic_kind,
 )
 from .rest import BybitRest, dec_str
 from .streams import Stream, Supervisor

@@ -9,7 +9,7 @@ None; a required key that is present but "" (Bybit's "no value") also becomes No
 field is typed `| None`. Zero prices that mean "none yet" (avgPrice "0" on an unfilled order,
 avgPrice "0" of a flat position) become None too: a price of 0 is never a real price.
 
-REST responses are parsed in `rest_messages.py`; its names are re-exported from here. The strict
+REST responses are parsed in `rest_messages.py` (which builds on this module). The strict
 accessor both are built on, the error types and the REST envelope are in `wire.py`.
 
 Known differences of the shared fixtures (shared/fixtures/bybit/SOURCE.md) and what we do:
@@ -565,23 +565,3 @@ def parse_ws_order_response(msg: dict) -> WsOrderResponse:
     return WsOrderResponse(op=op, req_id=top.text("reqId"), ret_code=code, ret_msg=top.text("retMsg"),
                            order_id=order_id, order_link_id=data.opt_text("orderLinkId"),
                            conn_id=top.opt_text("connId"))
-
-
-# ---------------------------------------------------------------------------------------------
-# REST: the envelope is in wire.py; the rest in rest_messages.py, re-exported lazily (it imports this).
-
-
-_REST_NAMES = frozenset(
-    "parse_rest_orderbook parse_rest_klines parse_rest_tickers kline_end_ms parse_orders "
-    "parse_executions parse_positions parse_wallet_balance Instrument parse_instruments FeeRate "
-    "parse_fee_rates FundingRate parse_funding_history parse_recent_trades parse_server_time "
-    "AccountInfo parse_account_info".split()
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _REST_NAMES:
-        from adapters.bybit import rest_messages
-
-        return getattr(rest_messages, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sim.core.clock import SimClock
 from sim.core.events import Event
-from sim.market.feed import MarketFeed  # or a live feed with the same advance_to
 from sim.core.timers import TimerQueue
 
 
+class EngineFeed(Protocol):
+    """The market engine as the loop drives it: the replay's feed or the live one (`sim.market`)."""
+
+    def advance_to(self, t_ns: int) -> list[Event] | None: ...
+
+
 class EventLoop:
-    def __init__(self, clock: SimClock, market: MarketFeed, timers: TimerQueue, end_ns: int) -> None:
+    def __init__(self, clock: SimClock, market: EngineFeed, timers: TimerQueue, end_ns: int) -> None:
         self.clock = clock
         self.market = market
         self.timers = timers

@@ -4,7 +4,7 @@
 Usage (one collector per data directory; DuckDB lets one process write a database file)::
 
     col = RawCollector(data_dir, clock=session_clock_ns)
-    col.trade(ts_ns, price, size, side, trade_id)        # the call shapes of `sim.live.feed.LiveFeed`
+    col.trade(ts_ns, price, size, side, trade_id)        # the call shapes of `sim.market.live_feed.LiveFeed`
     col.quote(ts_ns, bid_px, bid_sz, ask_px, ask_sz)
     ...
     col.close()                                          # flushes what is buffered

@@ -1,7 +1,7 @@
 """A live session in one of the spec's modes (§11): the replay's pipeline on a live market, with
 observation, warm-up, manual activation, mode switches, alerts and a status.
 
-- The market always comes from the Bybit adapter's public streams (`sim.live.feed`), so every
+- The market always comes from the Bybit adapter's public streams (`sim.market.live_feed`), so every
   mode decides from the same data. Orders go through a `ModeGate`: closed in observation (and
   for good in `dry_run`); once activated, to the paper engine (`paper`), to the shadow pair
   (`shadow`: paper fills drive the pipeline, the venue gets a mirror), or to the exchange (`live`).
@@ -43,7 +43,7 @@ from sim.live.gate import ModeGate
 from sim.live.settings import LiveSettings, Mode
 from sim.live.shadow import ShadowAdapter
 from sim.live.store import Command, SessionStore
-from sim.live.feed import LiveFeed
+from sim.market.live_feed import LiveFeed
 from sim.core.loop import EventLoop
 from sim.outputs.recorder import LateJournal, Recorder
 from sim.run import pipeline_exports

@@ -257,7 +257,7 @@ def calibrate(data_root: Path | str) -> Calibration:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sim.scenario.manifest import data_root
+    from sim.scenario.roots import data_root
 
     args = sys.argv[1:] if argv is None else argv
     root = data_root()

@@ -22,22 +22,10 @@ from sim.core.errors import ManifestError
 from sim.data.funding import file_schedule, fixed_schedule
 from sim.core.yaml_file import read_mapping, validate
 
-REPO = Path(__file__).resolve().parent.parent.parent
-SCENARIOS_DIR = REPO / "scenarios"
-GOLDEN_DIR = REPO / "golden"
+from sim.scenario.roots import GOLDEN_DIR, REPO, SCENARIOS_DIR, ScenarioUnavailable, data_root
 
-
-class ScenarioUnavailable(Exception):
-    """The scenario's recorded data lives under a data root that is not on this machine."""
-
-
-def data_root() -> Path | None:
-    """`SIM_DATA_DIR`, else `../shared/data` beside the checkout when it exists."""
-    env = os.environ.get("SIM_DATA_DIR")
-    if env:
-        return Path(env)
-    default = REPO.parent / "shared" / "data"
-    return default if default.is_dir() else None
+__all__ = ["GOLDEN_DIR", "REPO", "SCENARIOS_DIR", "ScenarioUnavailable", "data_root", "LoadedScenario", "Scenario",
+           "load_scenario", "all_scenarios", "scenario_id_for"]
 
 
 class _Strict(BaseModel):
@@ -129,7 +117,7 @@ class Scenario(_Strict):
     funding: FundingSpec | None = None
     #: how `sim emulator` serves this scenario (replay speed, scripted faults); checked there
     emulator: dict[str, Any] | None = None
-    #: the minute markets of the basis trade (`sim.scenario.basis_market`), validated on load
+    #: minute markets of spot and dated futures (`sim.scenario.futures_market`), validated on load
     basis_market: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -193,9 +181,9 @@ class LoadedScenario:
         """The validated `basis_market:` section, or None."""
         if self.spec.basis_market is None:
             return None
-        from sim.scenario.basis_market import parse_basis_market
+        from sim.scenario.futures_market import parse_futures_market
 
-        return parse_basis_market(self.spec.basis_market, self.path)
+        return parse_futures_market(self.spec.basis_market, self.path)
 
     def resolve_data_path(self, path: str, key: str) -> Path:
         """A path relative to the data root, as a data file's."""
@@ -203,12 +191,12 @@ class LoadedScenario:
 
     def content_hash(self) -> str:
         """SHA-256 over the manifest text and the bytes of every data file it names (the
-        funding-rate file and the basis market's files included)."""
+        funding-rate file and the futures market's files included)."""
         h = hashlib.sha256(self.text.encode())
         files = [(f.path, self.resolve(f, i)) for i, f in enumerate(self.spec.data)]
         market = self.basis_market()
         if market is not None:
-            from sim.scenario.basis_market import files as market_files
+            from sim.scenario.futures_market import files as market_files
 
             files += [(path, self._resolve_path(path, "data", key)) for key, path in market_files(market)]
         funding = self.funding_file()

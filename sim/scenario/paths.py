@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-#: the recent range looks back this many seconds (240 minutes: the amt value-area window)
+#: the recent range looks back this many seconds (240 minutes: the spec's rolling value-area window)
 RANGE_LOOKBACK_S = 240 * 60
 #: the recent range is the [15th, 85th] percentile band of the mid: ~70 % of the time, as a
 #: value area holds ~70 % of the volume

@@ -4,7 +4,7 @@ it (`root: scenario`), which `sim run <name>.yaml` replays.
 Usage::
 
     rec = ScenarioRecording(out_dir, "btc_2024_03_01")
-    rec.trade(ts_ns, price, size, side, trade_id)        # the call shapes of `sim.live.feed.LiveFeed`
+    rec.trade(ts_ns, price, size, side, trade_id)        # the call shapes of `sim.market.live_feed.LiveFeed`
     rec.quote(ts_ns, bid_px, bid_sz, ask_px, ask_sz)
     path = rec.write(base=base_from_scenario(spec), window_start_ns=start, window_end_ns=end)
 

@@ -66,7 +66,7 @@ class Quiet(Walk):
 
 class Rotate(SegmentBase):
     """A mean-reverting range: the mid rotates around `center` within ± the half-width. Builds the
-    balanced profile (value area) the amt rules need before anything else can happen.
+    balanced profile (value area) the value-area rules need before anything else can happen.
 
     The minute closes follow an AR(1) towards the center whose stationary spread is half the
     half-width, the seconds in between are bridges, and the whole is reflected into the band
@@ -135,7 +135,7 @@ class Drift(SegmentBase):
 
 class Poke(SegmentBase):
     """An excursion beyond the recent range's `low` (or `high`) edge by `beyond_ticks` and back
-    inside within the same minute: the failed breakdown (breakout) of amt's fade rules.
+    inside within the same minute: the failed breakdown (breakout) of the value-area fade rules.
 
     `approach_minutes` bring the mid just inside the edge; then, in the poke minute, the mid runs
     to `beyond_ticks` past the edge (a print there is forced, so the minute's low really is
@@ -209,7 +209,7 @@ class Poke(SegmentBase):
 
 class HoldOutside(SegmentBase):
     """`closes` consecutive minute closes beyond the recent range's `high` (or `low`) edge by at
-    least `beyond_ticks`: the acceptance outside value that amt's breakout rules wait for.
+    least `beyond_ticks`: the acceptance outside value that value-area breakout rules wait for.
 
     `approach_minutes` bring the mid just inside the edge (their closes stay inside); the first
     hold minute crosses out within its first 20 s and the mid is then kept far enough beyond the

@@ -1,5 +1,5 @@
 """Turns a scenario's data section into batch sources: recorded files through the readers, the
-seeded synthetic generator, or the basis trade's minute markets."""
+seeded synthetic generator, or minute markets of spot and dated futures."""
 
 from __future__ import annotations
 
@@ -57,9 +57,9 @@ def build_market(sc: LoadedScenario, seed: int) -> ScenarioMarket:
     if basis is None:
         sources = build_sources(sc)
         return ScenarioMarket(sources, [0] * len(sources), (spec.instrument.symbol,))
-    from sim.scenario.basis_market import build_basis_market, expiries, synthetic_contracts
+    from sim.scenario.futures_market import build_futures_market, expiries, synthetic_contracts
 
-    by_symbol = build_basis_market(basis, seed=seed, start_ns=spec.window.start_ns, end_ns=spec.window.end_ns,
+    by_symbol = build_futures_market(basis, seed=seed, start_ns=spec.window.start_ns, end_ns=spec.window.end_ns,
                                    resolve=sc.resolve_data_path)
     symbols = tuple(by_symbol)
     return ScenarioMarket(list(by_symbol.values()), list(range(len(symbols))), symbols, expiries(basis),

@@ -8,7 +8,7 @@ from the data root (`--data DIR` sets `SIM_DATA_DIR`).
 
 On a recorded market (`kind: recorded_daily`) the run stops where the strategy does: the
 scenario's window is cut to end at END + 1 day (the unwind day's mark). Every recorded market day
-is drawn from its own seed whatever the window (`sim.scenario.basis_market`) and nothing after that
+is drawn from its own seed whatever the window (`sim.scenario.futures_market`) and nothing after that
 mark reaches the strategy, so the exports are those of the same dates over the scenario's whole
 window. The window's start is kept: the strategy's 15-minute volume is a running sum whose last
 bits depend on where it started (they show in entry_day_exec_log's `pov_cap_btc`), so starting
@@ -28,7 +28,6 @@ import csv
 import io
 import os
 import re
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from collections.abc import Callable

@@ -256,7 +256,7 @@ def _synthetic_note(summary: dict[str, Any], manifest: dict[str, Any], traded: s
     market = manifest.get("basis_market") if isinstance(manifest.get("basis_market"), dict) else {}
     if market.get("kind") == "synthetic":
         return ("Synthetic market: every price in this run — spot and every quarterly — is generated "
-                "(basis_market kind: synthetic, sim/scenario/basis_market.py); nothing here is recorded.")
+                "(basis_market kind: synthetic, sim/scenario/futures_market.py); nothing here is recorded.")
     names = [str(s) for s in summary.get("synthetic_contracts") or []]
     if not names:
         return ""
@@ -268,7 +268,7 @@ def _synthetic_note(summary: dict[str, Any], manifest: dict[str, Any], traded: s
         parts.append(f"{s}: price = spot × (1 + b(t)), b(t) = {rate} × (days to expiry) / 365, converging to 0 "
                      f"at its expiry ({'traded in this run' if s in traded else 'not traded in this run'})")
     return ("Synthetic contracts — no recorded prices, so that leg's prices, fills, marks and PnL are synthetic "
-            "(spot × a documented basis curve, sim/scenario/basis_market.py): " + "; ".join(parts) + ".")
+            "(spot × a documented basis curve, sim/scenario/futures_market.py): " + "; ".join(parts) + ".")
 
 
 def _fmt(v: Any) -> str:

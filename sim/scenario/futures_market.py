@@ -1,4 +1,5 @@
-"""The markets of the basis (cash-and-carry) backtest as 1-minute klines: spot BTCUSDT and
+"""Minute markets of spot and dated futures as 1-minute klines (the `basis_market:` section of a
+scenario): spot BTCUSDT and
 Binance COIN-M inverse quarterlies `BTCUSD_YYMMDD`, built from the recorded 2021 daily bars
 (`kind: recorded_daily`) or from a small synthetic spec (`kind: synthetic`), one UTC day per batch.
 
@@ -11,7 +12,7 @@ ends, on the 0.01 grid, with seeded wicks.
 
 A future's minute is the spot minute × (1 + b(t)), with a smooth basis path b: two independent
 bridges through spot and futures bars would swing the intraday basis by hundreds of bps — noise
-the basis strategy would trade on. Recorded b is piecewise linear in time through anchors:
+a strategy trading the basis would trade on. Recorded b is piecewise linear in time through anchors:
 F_open/S_open − 1 at the first recorded day's start, F_close/S_close − 1 at every day's end (the
 daily mark close), and after the close of the day BEFORE the expiry day linearly to 0 at the
 expiry instant (delivery converges to spot; the expiry day's own row is partly post-expiry, and
@@ -181,7 +182,7 @@ _KINDS: dict[str, type[RecordedDaily] | type[SyntheticBasis]] = {
     "recorded_daily": RecordedDaily, "synthetic": SyntheticBasis}
 
 
-def parse_basis_market(raw: dict, origin: Path) -> RecordedDaily | SyntheticBasis:
+def parse_futures_market(raw: dict, origin: Path) -> RecordedDaily | SyntheticBasis:
     """The `basis_market:` section of a manifest; a ManifestError names the key."""
     if not isinstance(raw, dict):
         raise ManifestError(origin, KEY, "expected a mapping")
@@ -597,7 +598,7 @@ class DayKlines(GeneratedSource):
         return self._market.fallback_days
 
 
-def build_basis_market(spec: RecordedDaily | SyntheticBasis, *, seed: int, start_ns: int, end_ns: int,
+def build_futures_market(spec: RecordedDaily | SyntheticBasis, *, seed: int, start_ns: int, end_ns: int,
                        resolve: Callable[[str, str], Path]) -> dict[str, BatchSource]:
     """{symbol: klines source}: spot first, then the futures by expiry (a future not trading in
     the window has a source with no batches). Reads and checks the files now, draws lazily."""
