@@ -23,7 +23,7 @@ build: setup  ## build the Rust extension (release) into sim/ and install the de
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
 	  $(VENV)/bin/maturin develop --release --quiet --extras test
 
-# The browser test (tests/test_report.py) drives Debian's chromium through chromedriver; install them
+# The browser test (tests/outputs/test_report.py) drives Debian's chromium through chromedriver; install them
 # only when missing, so the step costs nothing on a machine that has them.
 system-deps:  ## install chromium and chromium-driver (Debian) for the browser test, if missing
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \

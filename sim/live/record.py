@@ -6,7 +6,7 @@ replay does (no observation period: a recording is a capture, not an operating m
 orders never reach an exchange). Every tick the session's market engine was given is written to
 the recording — the engine's own input, in the order it was accepted — so `sim run` of the
 recording replays exactly the market the session decided on: its signals, orders and paper fills
-come out the same (`tests/test_record.py`). The session's exports are written beside the
+come out the same (`tests/live/test_record.py`). The session's exports are written beside the
 recording under `session/`.
 """
 
