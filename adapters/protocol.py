@@ -3,6 +3,10 @@
 The protocol is asynchronous in shape: `submit` returns only the client order id; what
 happens to the order (accepted, filled, cancelled, rejected) arrives later as events through
 the event loop. No code path gets a fill as a return value.
+
+Time in force and reduce-only have Bybit's meaning (docs/ORDER_SEMANTICS.md): an IOC, FOK or
+PostOnly order, or a reduce-only one with nothing to reduce, may come back `cancelled` without
+a cancel having been asked for; the event's reason says why.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ class OrderRequest:
     intent: Literal["entry", "exit", "other"] = "other"
     reason: str = ""
     symbol: str | None = None  # the instrument; None is the run's main one
+    # Bybit's timeInForce; market orders ignore it, except that a market PostOnly is rejected.
+    time_in_force: Literal["GTC", "IOC", "FOK", "PostOnly"] = "GTC"
+    reduce_only: bool = False  # may only shrink the position: capped at it, never opens or flips
 
 
 class ExchangeAdapter(Protocol):

@@ -1,7 +1,9 @@
 """The simulated exchange adapter: orders go to the Rust matching engine inside the market
 engine, and their acknowledgements and fills come back from `advance_to` as events at
-simulated times (market orders fill at the first quote strictly after the decision, with
-slippage ticks by intent; limits at their price, maker fee)."""
+simulated times. The engine executes as Bybit does (docs/ORDER_SEMANTICS.md): market orders fill
+at the first quote strictly after the decision, with slippage ticks by intent; a limit that
+crosses the book there executes at once at the book's price as taker, one that rests fills later
+at its own price as maker; time in force and reduce-only are passed through."""
 
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ class SimulatedAdapter:
             limit_px=float("nan") if order.price is None else order.price,
             slippage_ticks=self._slippage.ticks(order.intent),
             instrument=self._market.instrument_index(order.symbol),
+            time_in_force=order.time_in_force,
+            reduce_only=order.reduce_only,
         )
         return order.client_order_id
 

@@ -2,7 +2,9 @@
 //!
 //! `advance_to(t)` consumes every tick stamped at or before `t` in the total order and hands
 //! back, in order, what Python must see: minute closes (with their bar), klines, order updates
-//! and fills of simulated orders. It stops as soon as it has something to hand back — after
+//! and fills of simulated orders. An order update comes from a call (accepted, rejected,
+//! cancelled, cancel_rejected) or from the matcher, which cancels orders on its own by time in
+//! force, PostOnly or reduce-only (`crate::matching`), stamped like a fill would have been. It stops as soon as it has something to hand back — after
 //! the last tick that shares the event's timestamp, since market data at an instant precedes
 //! timers and adapter events at that instant — so a handler that submits an order at time T
 //! is matched against the first quote strictly after T and never against one already consumed.
@@ -37,7 +39,7 @@ use sim_ingestion::{BadRowPolicy, Merger, MinuteBarBuilder, SourceKind};
 
 use std::collections::BTreeMap;
 
-use crate::matching::{FeeModel, InstrumentModel, Matcher, OrderRequest, OrderStatus, SimFill};
+use crate::matching::{FeeModel, InstrumentModel, MatchEvent, Matcher, OrderRequest, OrderStatus, SimFill};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EngineConfig {
@@ -180,6 +182,12 @@ impl MarketEngine {
         self.matchers.len()
     }
 
+    /// The net position the simulated fills of `instrument` add up to (positive long): what a
+    /// reduce-only order is capped at.
+    pub fn position(&self, instrument: u32) -> Result<f64, EngineError> {
+        self.matchers.get(instrument as usize).map(Matcher::position).ok_or(EngineError::UnknownInstrument(instrument))
+    }
+
     pub fn merger(&self) -> &Merger {
         &self.merger
     }
@@ -242,9 +250,18 @@ impl MarketEngine {
         EventKey::new(ts_ns, kind, 0, self.seq)
     }
 
-    fn emit_fill(&mut self, ts_ns: i64, fill: SimFill) {
-        let key = self.make_key(ts_ns, EventKind::Fill);
-        self.outbox.push(EngineEvent::Fill { key, fill });
+    /// A matcher's fill, or an order it cancelled on its own (an `OrderUpdate`, cancelled).
+    fn emit_match(&mut self, ts_ns: i64, ev: MatchEvent) {
+        match ev {
+            MatchEvent::Fill(fill) => {
+                let key = self.make_key(ts_ns, EventKind::Fill);
+                self.outbox.push(EngineEvent::Fill { key, fill });
+            }
+            MatchEvent::Cancelled { order_id, reason } => {
+                let key = self.make_key(ts_ns, EventKind::OrderUpdate);
+                self.outbox.push(EngineEvent::OrderUpdate { key, order_id, status: OrderStatus::Cancelled, reason });
+            }
+        }
     }
 
     /// Installs the funding schedule, replacing any earlier one: times strictly increasing and
@@ -369,8 +386,8 @@ impl MarketEngine {
                 self.failed = Some(EngineError::BadTick { src: key.source, row: key.seq, detail: e.to_string() });
             }
         }
-        for f in fills {
-            self.emit_fill(key.ts_ns, f);
+        for ev in fills {
+            self.emit_match(key.ts_ns, ev);
         }
     }
 

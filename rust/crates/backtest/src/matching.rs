@@ -1,14 +1,25 @@
-//! The simulated matching engine (spec §12.2, DESIGN §8).
+//! The simulated matching engine (spec §12.2, DESIGN §8): Bybit's execution rules on level-1
+//! data. docs/ORDER_SEMANTICS.md is the full statement; in short:
 //!
-//! * A market order fills in full at the first quote stamped strictly after its submission:
-//!   a buy at ask + slippage ticks, a sell at bid − slippage ticks, taker fee.
-//! * A resting limit order fills in full at its own price, maker fee, when a later trade prints
-//!   through it (strictly beyond the price) or the opposite quote crosses it (ask ≤ a buy limit,
-//!   bid ≥ a sell limit).
+//! * **Arrival.** An order reaches the book at the first quote stamped strictly after its
+//!   submission (bars mode: the open of the first one-minute kline opening at or after it); until
+//!   then nothing fills it. There (`crate::arrival`) a market order takes the touch ± slippage
+//!   ticks; a limit that crosses the book executes at once as taker at the book's price (buy: ask,
+//!   sell: bid), never worse than its limit; a PostOnly that would cross is cancelled; IOC and
+//!   FOK cancel what does not cross; GTC and PostOnly limits that do not cross rest.
+//! * **Resting limits** fill in full at their own price, maker fee, when a later trade prints
+//!   strictly through them or the opposite quote crosses them (ask ≤ a buy limit, bid ≥ a sell
+//!   limit); bars mode: as the instrument's `FillModel` says (`Touch`: low strictly below a buy,
+//!   high strictly above a sell), from the arrival bar on.
+//! * **Reduce-only** (`crate::reduce_only`): the matcher keeps the position its own fills add up
+//!   to; a reduce-only order's fill is capped at it, the rest is cancelled, and one with nothing to
+//!   reduce — on arrival, or resting after another fill flattened or flipped the position — is
+//!   cancelled. It never opens, increases or flips a position.
 //!
 //! Every fill carries the mid of the market it filled against, so the spread paid can be
 //! measured: the mid of the quote it filled on, or for a limit filled by a trade print the mid of
-//! the latest quote at that time (NaN before the first quote).
+//! the latest quote at that time (NaN before the first quote); in bars mode the kline's open for
+//! an order that executed on arrival and the limit price for a resting limit.
 //!
 //! **Bars mode** (`on_kline`; the engine calls it instead of `on_quote`/`on_trade` when features
 //! come from one-minute klines and there is no book to fill against):
@@ -16,31 +27,32 @@
 //! * A one-minute kline is the market for every order submitted at or before its open time
 //!   (`open_ts ≥ submit_ts`): a decision at minute close T submits at T, and the kline opening at
 //!   T holds only prices printed at or after the decision instant, never the bar that was decided on.
-//! * A market buy fills at the kline's open + slippage ticks, a sell at open − slippage ticks,
-//!   taker fee. A resting limit buy fills at its price, maker fee, when the kline's low is strictly
-//!   below it; a sell when the high is strictly above it.
+//! * Its open is the book an order arrives at. A bar has no spread; an instrument may give one
+//!   (`InstrumentModel::bar_spread_bps`, the per-instrument spread model of DESIGN §9): the ask is
+//!   then open × (1 + spread/2) and the bid open × (1 − spread/2). A market buy fills at the ask
+//!   + slippage ticks, a sell at the bid − slippage ticks; a crossing limit at the ask or bid.
+//! * A limit that rests on arrival can fill later in the same bar: part of the bar happened
+//!   after its arrival at the open.
 //! * The fill is stamped at the kline's close (its event time, `open_ts + interval`): the simulator
-//!   knows the bar only then, so a fill is always strictly after the decision.
-//! * The fill's mid is the kline's open for a market order and the limit price for a limit.
-//! * A bar has no spread; an instrument may give one (`InstrumentModel::bar_spread_bps`, the
-//!   per-instrument spread model of DESIGN §9): a market buy then fills at open × (1 + spread/2),
-//!   a sell at open × (1 − spread/2), before the slippage ticks.
+//!   knows the bar only then, so a fill is always strictly after the decision. So is a cancel.
 //! * How resting limits fill is the instrument's `FillModel`: `Touch` (trade strictly through, as
-//!   above) or `Probabilistic` (the seeds' simulator: each bar fills with probability p).
+//!   above) or `Probabilistic` (the seeds' simulator: each bar fills with probability p). A limit
+//!   that crosses the open executes on arrival whatever the model.
 //!
 //! Fees are linear (`price × qty × bps`, in the quote currency) or, for an inverse contract of
 //! value CV, in the coin: `qty × CV / price × bps`.
 //!
 //! Open orders are kept in a `BTreeMap` by id, so orders that fill on the same tick fill in the
-//! order they were submitted, in every process.
+//! order they were submitted, in every process; the position a reduce-only order is capped at is
+//! the one after the fills of lower ids on that tick.
 
 use std::collections::BTreeMap;
 
 use sim_core::{Kline, Quote, Trade};
 
-use sim_core::price::{price_of, tick_index};
-
+use crate::arrival::{arrive, crosses, Arrival, TimeInForce, Touch};
 use crate::fill_model::FillModel;
+use crate::reduce_only::Position;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -74,6 +86,28 @@ pub struct OrderRequest {
     /// Limit price; ignored for market orders.
     pub limit_px: f64,
     pub slippage_ticks: i64,
+    /// Ignored by market orders, which execute in full on arrival (a market PostOnly is refused).
+    pub time_in_force: TimeInForce,
+    /// May only shrink the instrument's position (`crate::reduce_only`).
+    pub reduce_only: bool,
+}
+
+impl Default for OrderRequest {
+    /// A GTC market buy of no quantity (which `Matcher::submit` refuses): the base for literals
+    /// that name the fields that matter.
+    fn default() -> Self {
+        OrderRequest {
+            order_id: 0,
+            instrument: 0,
+            side: Side::Buy,
+            order_type: OrderType::Market,
+            qty: 0.0,
+            limit_px: f64::NAN,
+            slippage_ticks: 0,
+            time_in_force: TimeInForce::Gtc,
+            reduce_only: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +149,13 @@ pub struct InstrumentModel {
 
 impl InstrumentModel {
     pub fn linear(tick: f64, fees: FeeModel) -> Self {
-        InstrumentModel { tick, fees, contract_value: 0.0, bar_spread_bps: 0.0, fill_model: FillModel::Touch }
+        InstrumentModel {
+            tick,
+            fees,
+            contract_value: 0.0,
+            bar_spread_bps: 0.0,
+            fill_model: FillModel::Touch,
+        }
     }
 }
 
@@ -133,10 +173,20 @@ pub struct SimFill {
     pub mid: f64,
 }
 
+/// What the matcher hands back: a fill, or an order it cancelled on its own (time in force,
+/// PostOnly, reduce-only), with a reason that begins with Bybit's `rejectReason` or `cancelType`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatchEvent {
+    Fill(SimFill),
+    Cancelled { order_id: u64, reason: String },
+}
+
 #[derive(Debug, Clone, Copy)]
-struct Resting {
+struct Working {
     req: OrderRequest,
     submit_ts_ns: i64,
+    /// On the book: it has arrived and neither executed nor was cancelled there.
+    resting: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -144,10 +194,11 @@ pub struct Matcher {
     tick: f64,
     fees: FeeModel,
     model: InstrumentModel,
-    open: BTreeMap<u64, Resting>,
+    open: BTreeMap<u64, Working>,
     known: std::collections::BTreeSet<u64>,
     /// Mid of the latest quote seen, for limits that a trade print fills.
     last_mid: f64,
+    position: Position,
 }
 
 impl Matcher {
@@ -163,6 +214,7 @@ impl Matcher {
             open: BTreeMap::new(),
             known: Default::default(),
             last_mid: f64::NAN,
+            position: Position::default(),
         }
     }
 
@@ -178,6 +230,11 @@ impl Matcher {
         self.open.len()
     }
 
+    /// The net position of this instrument's fills (positive long).
+    pub fn position(&self) -> f64 {
+        self.position.qty()
+    }
+
     /// Accepts or rejects a new order; the reason says why a rejection happened.
     pub fn submit(&mut self, req: OrderRequest, ts_ns: i64) -> Result<(), String> {
         if self.known.contains(&req.order_id) {
@@ -189,270 +246,234 @@ impl Matcher {
         if req.order_type == OrderType::Limit && !(req.limit_px.is_finite() && req.limit_px > 0.0) {
             return Err(format!("limit price {} is not positive", req.limit_px));
         }
+        if req.order_type == OrderType::Market && req.time_in_force == TimeInForce::PostOnly {
+            return Err(
+                "EC_MarketOrderCannotBePostOnly: a market order always takes liquidity".to_string(),
+            );
+        }
         self.known.insert(req.order_id);
-        self.open.insert(req.order_id, Resting { req, submit_ts_ns: ts_ns });
+        self.open.insert(
+            req.order_id,
+            Working {
+                req,
+                submit_ts_ns: ts_ns,
+                resting: false,
+            },
+        );
         Ok(())
     }
 
     pub fn cancel(&mut self, order_id: u64) -> Result<(), String> {
-        self.open.remove(&order_id).map(|_| ()).ok_or_else(|| format!("order {order_id} is not open"))
+        self.open
+            .remove(&order_id)
+            .map(|_| ())
+            .ok_or_else(|| format!("order {order_id} is not open"))
     }
 
-    fn fill(&self, r: &Resting, price: f64, maker: bool, mid: f64) -> SimFill {
-        let bps = if maker { self.fees.maker_bps } else { self.fees.taker_bps };
-        let notional = if self.model.contract_value > 0.0 {
-            r.req.qty * self.model.contract_value / price
+    fn fill(&self, req: &OrderRequest, price: f64, qty: f64, maker: bool, mid: f64) -> SimFill {
+        let bps = if maker {
+            self.fees.maker_bps
         } else {
-            price * r.req.qty
+            self.fees.taker_bps
+        };
+        let notional = if self.model.contract_value > 0.0 {
+            qty * self.model.contract_value / price
+        } else {
+            price * qty
         };
         let fee = notional * bps / 10_000.0;
-        SimFill { order_id: r.req.order_id, side: r.req.side, price, qty: r.req.qty, fee, maker, mid }
+        SimFill {
+            order_id: req.order_id,
+            side: req.side,
+            price,
+            qty,
+            fee,
+            maker,
+            mid,
+        }
     }
 
-    /// A market order's price: `reference` moved by the slippage ticks against the order.
-    fn market_price(&self, r: &Resting, reference: f64) -> f64 {
-        let slip = r.req.side.sign() as i64 * r.req.slippage_ticks;
-        price_of(tick_index(reference, self.tick) + slip, self.tick)
+    /// Executes open order `id` in full at `price`, or for a reduce-only order as much of it as
+    /// the position allows (the rest cancelled); it leaves the book either way.
+    fn execute(
+        &mut self,
+        id: u64,
+        price: f64,
+        maker: bool,
+        mid: f64,
+        out: &mut impl FnMut(MatchEvent),
+    ) {
+        let Some(w) = self.open.remove(&id) else {
+            return;
+        };
+        let mut qty = w.req.qty;
+        if w.req.reduce_only {
+            match self.position.reducible(w.req.side, qty) {
+                None => {
+                    out(MatchEvent::Cancelled {
+                        order_id: id,
+                        reason: self.nothing_to_reduce(&w.req),
+                    });
+                    return;
+                }
+                Some(allowed) if allowed < qty => {
+                    // The update goes first: at one instant an order update sorts before a fill
+                    // in the total order anyway, and the reason says what does execute.
+                    out(MatchEvent::Cancelled {
+                        order_id: id,
+                        reason: format!(
+                            "CancelByReduceOnly: {allowed} of {qty} executes (the whole position), the rest is cancelled"
+                        ),
+                    });
+                    qty = allowed;
+                }
+                Some(_) => {}
+            }
+        }
+        let f = self.fill(&w.req, price, qty, maker, mid);
+        self.position.apply(f.side, f.qty);
+        out(MatchEvent::Fill(f));
     }
 
-    pub fn on_quote(&mut self, q: &Quote, out: &mut impl FnMut(SimFill)) {
-        let mid = (q.bid_px + q.ask_px) / 2.0;
+    fn nothing_to_reduce(&self, req: &OrderRequest) -> String {
+        let side = if req.side == Side::Buy { "buy" } else { "sell" };
+        format!(
+            "CancelByReduceOnly: nothing to reduce (position {}) for a reduce-only {side}",
+            self.position.qty()
+        )
+    }
+
+    /// The order's fate on arrival at `book`: executed, cancelled, or left resting.
+    fn on_arrival(&mut self, id: u64, book: &Touch, out: &mut impl FnMut(MatchEvent)) {
+        let req = self.open[&id].req;
+        match arrive(&req, book, self.tick) {
+            Arrival::Take { price } => self.execute(id, price, false, book.mid, out),
+            Arrival::Cancel(reason) => {
+                self.open.remove(&id);
+                out(MatchEvent::Cancelled {
+                    order_id: id,
+                    reason,
+                });
+            }
+            Arrival::Rest
+                if req.reduce_only && self.position.reducible(req.side, req.qty).is_none() =>
+            {
+                self.open.remove(&id);
+                out(MatchEvent::Cancelled {
+                    order_id: id,
+                    reason: self.nothing_to_reduce(&req),
+                });
+            }
+            Arrival::Rest => {
+                if let Some(w) = self.open.get_mut(&id) {
+                    w.resting = true;
+                }
+            }
+        }
+    }
+
+    /// Once the position has changed, a resting reduce-only order with nothing left to reduce is
+    /// cancelled at once, as Bybit does, rather than when it would have executed.
+    fn cancel_stranded_reduce_only(&mut self, out: &mut impl FnMut(MatchEvent)) {
+        let stranded: Vec<u64> = self
+            .open
+            .iter()
+            .filter(|(_, w)| {
+                w.resting
+                    && w.req.reduce_only
+                    && self.position.reducible(w.req.side, w.req.qty).is_none()
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in stranded {
+            let w = self.open.remove(&id).expect("listed above");
+            out(MatchEvent::Cancelled {
+                order_id: id,
+                reason: self.nothing_to_reduce(&w.req),
+            });
+        }
+    }
+
+    /// Visits the open orders in id order, letting `step` execute or cancel the one it is given;
+    /// then cancels resting reduce-only orders stranded by the fills of the pass.
+    fn pass(
+        &mut self,
+        out: &mut impl FnMut(MatchEvent),
+        mut step: impl FnMut(&mut Self, u64, Working, &mut dyn FnMut(MatchEvent)),
+    ) {
+        let before = self.position;
+        let mut next = 0u64;
+        while let Some((&id, &w)) = self.open.range(next..).next() {
+            next = id + 1;
+            step(self, id, w, &mut *out);
+        }
+        if self.position != before {
+            self.cancel_stranded_reduce_only(out);
+        }
+    }
+
+    pub fn on_quote(&mut self, q: &Quote, out: &mut impl FnMut(MatchEvent)) {
+        let book = Touch::quote(q.bid_px, q.ask_px);
         // Kept even with no open order: a limit submitted later may fill on a print before the
         // next quote, and its mid is this one.
-        self.last_mid = mid;
+        self.last_mid = book.mid;
         if self.open.is_empty() {
             return;
         }
-        let mut done = Vec::new();
-        for (id, r) in &self.open {
-            if r.submit_ts_ns >= q.ts_ns {
-                continue;
+        self.pass(out, |m, id, w, out| {
+            if w.submit_ts_ns >= q.ts_ns {
+                return;
             }
-            let fill = match (r.req.order_type, r.req.side) {
-                (OrderType::Market, Side::Buy) => Some(self.fill(r, self.market_price(r, q.ask_px), false, mid)),
-                (OrderType::Market, Side::Sell) => Some(self.fill(r, self.market_price(r, q.bid_px), false, mid)),
-                (OrderType::Limit, Side::Buy) if q.ask_px <= r.req.limit_px => Some(self.fill(r, r.req.limit_px, true, mid)),
-                (OrderType::Limit, Side::Sell) if q.bid_px >= r.req.limit_px => Some(self.fill(r, r.req.limit_px, true, mid)),
-                _ => None,
-            };
-            if let Some(f) = fill {
-                out(f);
-                done.push(*id);
+            if !w.resting {
+                m.on_arrival(id, &book, &mut |e| out(e));
+            } else if crosses(w.req.side, w.req.limit_px, book.far(w.req.side)) {
+                m.execute(id, w.req.limit_px, true, book.mid, &mut |e| out(e));
             }
-        }
-        for id in done {
-            self.open.remove(&id);
-        }
+        });
     }
 
-    pub fn on_trade(&mut self, t: &Trade, out: &mut impl FnMut(SimFill)) {
+    pub fn on_trade(&mut self, t: &Trade, out: &mut impl FnMut(MatchEvent)) {
         if self.open.is_empty() {
             return;
         }
-        let mut done = Vec::new();
-        for (id, r) in &self.open {
-            if r.submit_ts_ns >= t.ts_ns || r.req.order_type != OrderType::Limit {
-                continue;
-            }
-            let through = match r.req.side {
-                Side::Buy => t.price < r.req.limit_px,
-                Side::Sell => t.price > r.req.limit_px,
+        self.pass(out, |m, id, w, out| {
+            // Only a resting limit: an order that has not yet arrived is not on the book.
+            let through = match w.req.side {
+                Side::Buy => t.price < w.req.limit_px,
+                Side::Sell => t.price > w.req.limit_px,
             };
-            if through {
-                out(self.fill(r, r.req.limit_px, true, self.last_mid));
-                done.push(*id);
+            if w.resting && w.submit_ts_ns < t.ts_ns && through {
+                let mid = m.last_mid;
+                m.execute(id, w.req.limit_px, true, mid, &mut |e| out(e));
             }
-        }
-        for id in done {
-            self.open.remove(&id);
-        }
+        });
     }
 
-    /// Bars mode: a one-minute kline fills the orders submitted at or before its open (see the
-    /// module documentation). The caller stamps the fills at the kline's close.
-    pub fn on_kline(&mut self, k: &Kline, out: &mut impl FnMut(SimFill)) {
+    /// Bars mode: a one-minute kline is the market of the orders submitted at or before its open
+    /// (see the module documentation). The caller stamps what comes out at the kline's close.
+    pub fn on_kline(&mut self, k: &Kline, out: &mut impl FnMut(MatchEvent)) {
         if self.open.is_empty() {
             return;
         }
-        let mut done = Vec::new();
-        for (id, r) in &self.open {
-            if r.submit_ts_ns > k.open_ts_ns {
-                continue;
+        let book = Touch::bar_open(k.open, self.model.bar_spread_bps);
+        self.pass(out, |m, id, w, out| {
+            if w.submit_ts_ns > k.open_ts_ns {
+                return;
             }
-            let limit = r.req.limit_px;
-            let half = self.model.bar_spread_bps / 2.0 / 10_000.0;
-            let buy = r.req.side == Side::Buy;
-            let fill = match r.req.order_type {
-                OrderType::Market => {
-                    let touch = k.open * (1.0 + r.req.side.sign() * half);
-                    Some(self.fill(r, self.market_price(r, touch), false, k.open))
-                }
-                OrderType::Limit if self.model.fill_model.limit_fills(buy, limit, k.low, k.high, *id, k.open_ts_ns) => {
-                    Some(self.fill(r, limit, true, limit))
-                }
-                OrderType::Limit => None,
+            if !w.resting {
+                m.on_arrival(id, &book, &mut |e| out(e));
+            }
+            // Resting now, whether from an earlier bar or since this bar's open.
+            let Some(w) = m.open.get(&id).copied().filter(|w| w.resting) else {
+                return;
             };
-            if let Some(f) = fill {
-                out(f);
-                done.push(*id);
+            let buy = w.req.side == Side::Buy;
+            if m.model
+                .fill_model
+                .limit_fills(buy, w.req.limit_px, k.low, k.high, id, k.open_ts_ns)
+            {
+                m.execute(id, w.req.limit_px, true, w.req.limit_px, &mut |e| out(e));
             }
-        }
-        for id in done {
-            self.open.remove(&id);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn q(ts: i64, bid: f64, ask: f64) -> Quote {
-        Quote { ts_ns: ts, bid_px: bid, bid_sz: 1.0, ask_px: ask, ask_sz: 1.0 }
-    }
-
-    fn req(id: u64, side: Side, order_type: OrderType, limit_px: f64) -> OrderRequest {
-        OrderRequest { order_id: id, instrument: 0, side, order_type, qty: 2.0, limit_px, slippage_ticks: 1 }
-    }
-
-    #[test]
-    fn market_fills_at_first_quote_strictly_after_submission_with_slippage() {
-        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
-        m.submit(req(1, Side::Buy, OrderType::Market, f64::NAN), 100).unwrap();
-        m.submit(req(2, Side::Sell, OrderType::Market, f64::NAN), 100).unwrap();
-        let mut fills = Vec::new();
-        m.on_quote(&q(100, 100.0, 100.1), &mut |f| fills.push(f));
-        assert!(fills.is_empty(), "a quote at the decision instant is not after it");
-        m.on_quote(&q(101, 100.0, 100.1), &mut |f| fills.push(f));
-        assert_eq!(fills.len(), 2);
-        assert_eq!(fills[0].price, 100.2);
-        assert_eq!(fills[1].price, 99.9);
-        assert!((fills[0].fee - 100.2 * 2.0 * 5.0 / 10_000.0).abs() < 1e-12);
-        assert!(!fills[0].maker);
-        assert_eq!((fills[0].mid, fills[1].mid), (100.05, 100.05), "the mid of the quote filled on");
-    }
-
-    #[test]
-    fn limits_fill_on_a_trade_through_or_a_crossing_quote_at_their_price() {
-        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
-        m.submit(req(1, Side::Buy, OrderType::Limit, 99.0), 0).unwrap();
-        m.submit(req(2, Side::Sell, OrderType::Limit, 101.0), 0).unwrap();
-        let mut fills = Vec::new();
-        let at = |p| Trade { ts_ns: 5, price: p, size: 1.0, side: 0, trade_id: -1 };
-        m.on_trade(&at(99.0), &mut |f| fills.push(f));
-        assert!(fills.is_empty(), "a print at the limit is not through it");
-        m.on_trade(&at(98.9), &mut |f| fills.push(f));
-        assert_eq!(fills.len(), 1);
-        assert_eq!((fills[0].order_id, fills[0].price, fills[0].maker), (1, 99.0, true));
-        assert!(fills[0].fee < 0.0);
-        assert!(fills[0].mid.is_nan(), "no quote yet: no mid");
-        m.on_quote(&q(6, 101.0, 101.1), &mut |f| fills.push(f));
-        assert_eq!(fills.len(), 2);
-        assert_eq!((fills[1].order_id, fills[1].mid), (2, 101.05));
-    }
-
-    #[test]
-    fn a_limit_filled_by_a_print_carries_the_mid_of_the_latest_quote() {
-        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
-        // The quote comes while nothing is open; the order that the print fills comes after it.
-        m.on_quote(&q(1, 99.5, 99.7), &mut |_| panic!("nothing is open"));
-        m.submit(req(1, Side::Buy, OrderType::Limit, 99.0), 2).unwrap();
-        let mut fills = Vec::new();
-        m.on_trade(&Trade { ts_ns: 3, price: 98.9, size: 1.0, side: -1, trade_id: 1 }, &mut |f| fills.push(f));
-        assert_eq!(fills.len(), 1);
-        assert_eq!(fills[0].mid, 99.6);
-    }
-
-    fn kline(open_ts: i64, open: f64, high: f64, low: f64, close: f64) -> Kline {
-        Kline { open_ts_ns: open_ts, interval_ns: 60, open, high, low, close, volume: 1.0 }
-    }
-
-    #[test]
-    fn bars_mode_market_orders_fill_at_the_open_of_a_kline_opening_at_or_after_submission() {
-        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
-        m.submit(req(1, Side::Buy, OrderType::Market, f64::NAN), 60).unwrap();
-        m.submit(req(2, Side::Sell, OrderType::Market, f64::NAN), 60).unwrap();
-        let mut fills = Vec::new();
-        m.on_kline(&kline(0, 100.0, 101.0, 99.0, 100.5), &mut |f| fills.push(f));
-        assert!(fills.is_empty(), "a kline that opened before the decision holds prices from before it");
-        m.on_kline(&kline(60, 100.5, 102.0, 100.0, 101.0), &mut |f| fills.push(f));
-        assert_eq!(fills.len(), 2);
-        assert_eq!((fills[0].order_id, fills[0].price, fills[0].maker, fills[0].mid), (1, 100.6, false, 100.5));
-        assert_eq!((fills[1].order_id, fills[1].price, fills[1].maker, fills[1].mid), (2, 100.4, false, 100.5));
-        assert!((fills[0].fee - 100.6 * 2.0 * 5.0 / 10_000.0).abs() < 1e-12);
-        assert_eq!(m.open_orders(), 0);
-    }
-
-    #[test]
-    fn bars_mode_limits_fill_at_their_price_only_when_the_bar_trades_strictly_through() {
-        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
-        m.submit(req(1, Side::Buy, OrderType::Limit, 99.0), 0).unwrap();
-        m.submit(req(2, Side::Sell, OrderType::Limit, 101.0), 0).unwrap();
-        let mut fills = Vec::new();
-        m.on_kline(&kline(0, 100.0, 101.0, 99.0, 100.0), &mut |f| fills.push(f));
-        assert!(fills.is_empty(), "touching the limit is not trading through it");
-        m.on_kline(&kline(60, 100.0, 100.5, 98.9, 99.5), &mut |f| fills.push(f));
-        assert_eq!(fills.len(), 1);
-        assert_eq!((fills[0].order_id, fills[0].price, fills[0].maker, fills[0].mid), (1, 99.0, true, 99.0));
-        assert!(fills[0].fee < 0.0);
-        m.on_kline(&kline(120, 100.0, 101.1, 99.9, 101.0), &mut |f| fills.push(f));
-        assert_eq!(fills.len(), 2);
-        assert_eq!((fills[1].order_id, fills[1].price, fills[1].maker), (2, 101.0, true));
-    }
-
-    #[test]
-    fn bars_mode_a_limit_submitted_inside_a_bar_waits_for_the_next_one() {
-        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
-        m.submit(req(1, Side::Buy, OrderType::Limit, 99.0), 30).unwrap();
-        let mut fills = Vec::new();
-        m.on_kline(&kline(0, 100.0, 100.0, 90.0, 95.0), &mut |f| fills.push(f));
-        assert!(fills.is_empty(), "the bar's low may have printed before the order existed");
-        m.on_kline(&kline(60, 95.0, 96.0, 94.0, 95.0), &mut |f| fills.push(f));
-        assert_eq!(fills.len(), 1);
-    }
-
-    #[test]
-    fn rejects_and_cancels() {
-        let mut m = Matcher::new(0.1, FeeModel { taker_bps: 5.0, maker_bps: -1.0 });
-        assert!(m.submit(OrderRequest { qty: 0.0, ..req(1, Side::Buy, OrderType::Market, 0.0) }, 0).is_err());
-        m.submit(req(2, Side::Buy, OrderType::Limit, 10.0), 0).unwrap();
-        assert!(m.submit(req(2, Side::Buy, OrderType::Limit, 10.0), 0).is_err());
-        m.cancel(2).unwrap();
-        assert!(m.cancel(2).is_err());
-        assert_eq!(m.open_orders(), 0);
-    }
-
-    #[test]
-    fn bars_mode_spread_model_and_inverse_fees() {
-        let fees = FeeModel { taker_bps: 5.0, maker_bps: 1.0 };
-        let model = InstrumentModel { contract_value: 100.0, bar_spread_bps: 4.0, ..InstrumentModel::linear(0.1, fees) };
-        let mut m = Matcher::with_model(model);
-        m.submit(OrderRequest { qty: 10.0, ..req(1, Side::Buy, OrderType::Market, f64::NAN) }, 0).unwrap();
-        m.submit(OrderRequest { qty: 10.0, slippage_ticks: 0, ..req(2, Side::Sell, OrderType::Market, f64::NAN) }, 0).unwrap();
-        let mut fills = Vec::new();
-        m.on_kline(&kline(0, 50_000.0, 50_100.0, 49_900.0, 50_000.0), &mut |f| fills.push(f));
-        // half of 4 bps of 50 000 is 10: the buy at 50 010 + 1 tick, the sell at 49 990.
-        assert_eq!((fills[0].price, fills[1].price), (50_010.1, 49_990.0));
-        assert_eq!((fills[0].mid, fills[1].mid), (50_000.0, 50_000.0));
-        // 10 contracts of 100 USD at 50 010.1: 1000 / 50 010.1 BTC, taker 5 bps, in BTC.
-        assert!((fills[0].fee - 1000.0 / 50_010.1 * 5.0 / 10_000.0).abs() < 1e-15);
-    }
-
-    #[test]
-    fn bars_mode_probabilistic_limits_fill_with_the_seeded_draw_whatever_the_range() {
-        let fees = FeeModel { taker_bps: 5.0, maker_bps: 1.0 };
-        let seed = 11;
-        let model = InstrumentModel { fill_model: FillModel::Probabilistic { p: 0.5, seed }, ..InstrumentModel::linear(0.1, fees) };
-        let mut m = Matcher::with_model(model);
-        for id in 1..=200 {
-            m.submit(req(id, Side::Buy, OrderType::Limit, 10.0), 0).unwrap();
-        }
-        let mut fills = Vec::new();
-        m.on_kline(&kline(0, 100.0, 101.0, 99.0, 100.0), &mut |f| fills.push(f));
-        let expected: Vec<u64> = (1..=200).filter(|&id| crate::fill_model::fill_draw(seed, id, 0) < 0.5).collect();
-        assert_eq!(fills.iter().map(|f| f.order_id).collect::<Vec<_>>(), expected);
-        assert!(fills.iter().all(|f| f.price == 10.0 && f.maker));
-        assert!(expected.len() > 70 && expected.len() < 130);
-        assert_eq!(m.open_orders(), 200 - expected.len());
+        });
     }
 }

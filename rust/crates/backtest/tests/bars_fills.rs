@@ -2,7 +2,7 @@
 //! at or after the decision, stamped at that kline's close, after the minute close of the same
 //! instant, and every batch comes back in the total order.
 
-use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, MarketEngine, OrderRequest, OrderType, Side};
+use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, MarketEngine, OrderRequest, OrderStatus, OrderType, Side, TimeInForce};
 use sim_core::time::NS_PER_MIN;
 use sim_core::{Kline, Quote};
 use sim_features::{FeatureInput, FeatureParams};
@@ -48,7 +48,7 @@ fn drain(e: &mut MarketEngine, t: i64, seen: &mut Vec<EngineEvent>) -> Vec<Engin
 }
 
 fn market(id: u64, side: Side) -> OrderRequest {
-    OrderRequest { order_id: id, instrument: 0, side, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 2 }
+    OrderRequest { order_id: id, instrument: 0, side, order_type: OrderType::Market, qty: 1.0, limit_px: f64::NAN, slippage_ticks: 2, ..Default::default() }
 }
 
 fn fills(events: &[EngineEvent]) -> Vec<(i64, u64, f64, bool, f64)> {
@@ -121,7 +121,7 @@ fn a_resting_limit_fills_on_the_first_later_bar_that_trades_through_it() {
     e.finish_source(k).unwrap();
     let mut seen = Vec::new();
     drain(&mut e, NS_PER_MIN, &mut seen);
-    let limit = OrderRequest { order_id: 5, instrument: 0, side: Side::Buy, order_type: OrderType::Limit, qty: 1.0, limit_px: 99.5, slippage_ticks: 0 };
+    let limit = OrderRequest { order_id: 5, instrument: 0, side: Side::Buy, order_type: OrderType::Limit, qty: 1.0, limit_px: 99.5, slippage_ticks: 0, ..Default::default() };
     e.submit_order(limit, NS_PER_MIN).unwrap();
     let rest = drain(&mut e, 4 * NS_PER_MIN, &mut seen);
     assert_eq!(fills(&rest), vec![(3 * NS_PER_MIN, 5, 99.5, true, 99.5)]);
@@ -159,4 +159,29 @@ fn in_bars_mode_quotes_do_not_fill_orders() {
     e.submit_order(market(1, Side::Buy), NS_PER_MIN).unwrap();
     let rest = drain(&mut e, 2 * NS_PER_MIN, &mut seen);
     assert_eq!(fills(&rest), vec![(2 * NS_PER_MIN, 1, 100.7, false, 100.5)]);
+}
+
+#[test]
+fn a_limit_crossing_the_next_open_is_a_taker_fill_and_a_cancel_on_arrival_is_stamped_at_the_bars_close() {
+    let (mut e, k) = bars_engine();
+    for (i, kl) in [bar(0, 100.0, 101.0, 99.0, 100.5), bar(1, 100.2, 100.9, 99.9, 100.5)].into_iter().enumerate() {
+        e.push_kline(k, kl, i as u64 + 1).unwrap();
+    }
+    e.finish_source(k).unwrap();
+    let mut seen = Vec::new();
+    drain(&mut e, NS_PER_MIN, &mut seen);
+    let limit = |id, side, px, tif| OrderRequest { order_id: id, side, order_type: OrderType::Limit, qty: 1.0, limit_px: px, time_in_force: tif, ..Default::default() };
+    // Decided on the first bar's close of 100.5; the next bar opens at 100.2.
+    e.submit_order(limit(1, Side::Buy, 100.5, TimeInForce::Gtc), NS_PER_MIN).unwrap();
+    e.submit_order(limit(2, Side::Buy, 100.5, TimeInForce::PostOnly), NS_PER_MIN).unwrap();
+    let rest = drain(&mut e, 2 * NS_PER_MIN, &mut seen);
+    assert_eq!(fills(&rest), vec![(2 * NS_PER_MIN, 1, 100.2, false, 100.2)], "the open, not the limit, as taker");
+    let cancels: Vec<(i64, u64)> = rest
+        .iter()
+        .filter_map(|ev| match ev {
+            EngineEvent::OrderUpdate { key, order_id, status: OrderStatus::Cancelled, .. } => Some((key.ts_ns, *order_id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancels, vec![(2 * NS_PER_MIN, 2)]);
 }

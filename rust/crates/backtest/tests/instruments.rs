@@ -82,6 +82,7 @@ fn orders_fill_on_their_own_instruments_bars_and_only_instrument_zero_makes_minu
         qty: 10.0,
         limit_px: f64::NAN,
         slippage_ticks: 0,
+        ..Default::default()
     };
     e.submit_order(order(1, 1, Side::Sell), NS_PER_MIN).unwrap();
     e.submit_order(order(2, 0, Side::Buy), NS_PER_MIN).unwrap();
@@ -122,6 +123,7 @@ fn a_cancel_reaches_the_matcher_of_the_orders_instrument() {
         qty: 1.0,
         limit_px: 40_000.0,
         slippage_ticks: 0,
+        ..Default::default()
     };
     e.submit_order(limit, NS_PER_MIN).unwrap();
     e.cancel_order(4, NS_PER_MIN).unwrap();
@@ -159,6 +161,7 @@ fn a_probabilistic_instrument_fills_limits_by_the_seeded_draw() {
             qty: 1.0,
             limit_px: 500.0,
             slippage_ticks: 0,
+            ..Default::default()
         };
         e.submit_order(req, 0).unwrap();
     }

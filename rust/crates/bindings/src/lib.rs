@@ -9,7 +9,9 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use sim_backtest::{Advance, EngineConfig, EngineEvent, FeeModel, FillModel, InstrumentModel, OrderRequest, OrderType, Side};
+use sim_backtest::{
+    Advance, EngineConfig, EngineEvent, FeeModel, FillModel, InstrumentModel, OrderRequest, OrderType, Side, TimeInForce,
+};
 use sim_core::{BadRowKind, DataError, EventKind, Kline, Quote, Trade};
 use sim_features::bin_width::Rebucket;
 use sim_features::{FeatureInput, FeatureParams, MinuteFeatures, OrderFlowSource, QuoteAlignment, SideSource};
@@ -445,8 +447,11 @@ impl MarketEngine {
     }
 
     /// Submits a simulated order at `ts_ns`; side is +1 (buy) or −1 (sell); order_type
-    /// "market" or "limit". Its acknowledgement comes back from `advance_to`.
-    #[pyo3(signature = (order_id, side, order_type, qty, ts_ns, limit_px=f64::NAN, slippage_ticks=0, instrument=0))]
+    /// "market" or "limit"; time_in_force "GTC", "IOC", "FOK" or "PostOnly" (Bybit's spelling);
+    /// reduce_only caps its fill at the instrument's position. Its acknowledgement, and any cancel
+    /// by time in force, PostOnly or reduce-only, come back from `advance_to`.
+    #[pyo3(signature = (order_id, side, order_type, qty, ts_ns, limit_px=f64::NAN, slippage_ticks=0, instrument=0,
+                        time_in_force="GTC", reduce_only=false))]
     #[allow(clippy::too_many_arguments)]
     fn submit_order(
         &mut self,
@@ -458,6 +463,8 @@ impl MarketEngine {
         limit_px: f64,
         slippage_ticks: i64,
         instrument: u32,
+        time_in_force: &str,
+        reduce_only: bool,
     ) -> PyResult<()> {
         let side = match side {
             1 => Side::Buy,
@@ -469,8 +476,19 @@ impl MarketEngine {
             "limit" => OrderType::Limit,
             other => return Err(EngineError::new_err(format!("order_type must be 'market' or 'limit', not {other:?}"))),
         };
-        let req = OrderRequest { order_id, instrument, side, order_type, qty, limit_px, slippage_ticks };
+        let Some(time_in_force) = TimeInForce::parse(time_in_force) else {
+            return Err(EngineError::new_err(format!(
+                "time_in_force must be 'GTC', 'IOC', 'FOK' or 'PostOnly', not {time_in_force:?}"
+            )));
+        };
+        let req = OrderRequest { order_id, instrument, side, order_type, qty, limit_px, slippage_ticks, time_in_force, reduce_only };
         self.inner.submit_order(req, ts_ns).map_err(|e| EngineError::new_err(e.to_string()))
+    }
+
+    /// The net position the simulated fills of `instrument` add up to (positive long).
+    #[pyo3(signature = (instrument=0))]
+    fn position(&self, instrument: u32) -> PyResult<f64> {
+        self.inner.position(instrument).map_err(|e| EngineError::new_err(e.to_string()))
     }
 
     fn cancel_order(&mut self, order_id: u64, ts_ns: i64) -> PyResult<()> {
