@@ -45,6 +45,10 @@ TRANSITIONS: dict[tuple[OrderState, OrderEvent], OrderState] = {
     (S.PARTIALLY_FILLED, E.PARTIAL_FILL): S.PARTIALLY_FILLED,
     (S.PARTIALLY_FILLED, E.FILL): S.FILLED,
     (S.PARTIALLY_FILLED, E.CANCEL_REQUEST): S.CANCEL_PENDING,
+    # The exchange cancels on its own: the unfilled rest of an IOC or FOK, a PostOnly that would
+    # take liquidity, a reduce-only order with nothing (left) to reduce (docs/ORDER_SEMANTICS.md).
+    (S.ACCEPTED, E.CANCEL): S.CANCELLED,
+    (S.PARTIALLY_FILLED, E.CANCEL): S.CANCELLED,
     # A fill can overtake a cancel request on its way to the exchange.
     (S.CANCEL_PENDING, E.PARTIAL_FILL): S.CANCEL_PENDING,
     (S.CANCEL_PENDING, E.FILL): S.FILLED,

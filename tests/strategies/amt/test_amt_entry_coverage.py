@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sim.core.config import load_config
 from sim.run import run
 from sim.scenario.segments import parse_segments
 
@@ -72,6 +73,7 @@ class Run:
         path = SCENARIOS / f"{name}.yaml"
         self.doc = yaml.safe_load(path.read_text())
         self.segments = parse_segments(self.doc["synthetic"]["segments"])
+        self.cfg = load_config(overrides={**self.doc.get("config", {}), **(overrides or {})})
         r = run(path, overrides)
         ex = r.exports
         self.signals = table(ex["signals.csv"])
@@ -144,16 +146,25 @@ def runs() -> Any:
 
 def assert_entry(r: Run, m: int, direction: int, reason: str, tag: str) -> tuple[dict, dict, dict]:
     """Minute m's decision is an entry for `reason`: the signal row, the limit order at the bar's
-    close with that reason, its fill, and the positions row it opened. Returns (order, fill, pos)."""
+    close with that reason, its fill — or, when the limit rested unfilled (the market had moved
+    away by the first quote after the decision), its conversion to a market order at the timeout
+    (spec §10.1) and that order's fill — and the positions row it opened. Returns (order, fill, pos)."""
     s = r.sig(m)
     assert s["chosen_action"] == ("ENTER_LONG" if direction > 0 else "ENTER_SHORT"), s
     assert s["reason_code"].split(":")[-1] == reason, s
     entries = [o for o in r.orders_at(m) if o["intent"] == "entry"]
     assert len(entries) == 1, r.orders_at(m)
     o = entries[0]
-    assert (o["side"], o["type"], o["reason"], o["state"]) == ("buy" if direction > 0 else "sell", "limit", reason,
-                                                               "filled"), o
+    assert (o["side"], o["type"], o["reason"]) == ("buy" if direction > 0 else "sell", "limit", reason), o
     assert float(o["price"]) == r.bar(m)["close"]  # the limit sits at the signal bar's close
+    if o["state"] == "cancelled":
+        assert not r.fills_of(o["order_id"]), o
+        timeout = m + r.cfg.limit_order_timeout_minutes
+        converted = [x for x in r.orders_at(timeout) if (x["intent"], x["reason"]) == ("entry", "limit_timeout")]
+        assert len(converted) == 1, r.orders_at(timeout)
+        o = converted[0]
+        assert (o["side"], o["type"]) == ("buy" if direction > 0 else "sell", "market"), o
+    assert o["state"] == "filled", o
     fills = r.fills_of(o["order_id"])
     assert fills and sum(float(f["qty"]) for f in fills) == pytest.approx(float(o["qty"]))
     opened = [p for p in r.positions if p["ts_ms_open"] == fills[0]["ts_ms"]]

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-import sim.run as run_module
+import sim.scenario.sources as sources_module  # the run builds its sources here
 from sim.run import RunResult, run
 from sim.scenario.manifest import all_scenarios
 
@@ -37,7 +37,7 @@ def _available(path: Path) -> bool:
         sc = load_scenario(path)
         if sc.spec.strategy == "basis":  # its own outputs; tests/strategies/basis/test_basis_accounting.py checks them
             return False
-        run_module.build_sources(sc)
+        sources_module.build_sources(sc)
     except ScenarioUnavailable:
         return False
     return True
@@ -75,7 +75,7 @@ def test_accounting_identity_on_every_scenario(results: dict[str, RunResult]) ->
 
 def _perturbed_after(ts_ns: int, shift: float) -> Any:
     """A build_sources that moves every price after `ts_ns` by `shift`."""
-    real = run_module.build_sources
+    real = sources_module.build_sources
 
     class Shifted:
         def __init__(self, src: Any) -> None:
@@ -98,7 +98,7 @@ def test_changing_the_data_after_a_decision_does_not_change_it(monkeypatch: pyte
     entries = [o for o in rows(base, "orders.csv") if o["intent"] == "entry"]
     assert entries, "the sample must trade"
     decision_ms = int(entries[0]["decision_ts_ms"])
-    monkeypatch.setattr(run_module, "build_sources", _perturbed_after(decision_ms * 1_000_000, 250.0))
+    monkeypatch.setattr(sources_module, "build_sources", _perturbed_after(decision_ms * 1_000_000, 250.0))
     moved = run(SAMPLE)
     before = [s for s in rows(base, "signals.csv") if int(s["ts_min_ms"]) <= decision_ms]
     assert before == [s for s in rows(moved, "signals.csv") if int(s["ts_min_ms"]) <= decision_ms]

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from adapters.protocol import OrderRequest
 from adapters.simulated import SimulatedAdapter, SlippageModel
 from sim.data.schema import SCHEMAS
-from sim.events import NS_PER_MIN, Event, Fill, OrderUpdate
-from sim.market import MarketFeed
-from tests.memory_sources import MemorySource, quotes, trades
+from sim.core.events import NS_PER_MIN, Event, Fill, OrderUpdate
+from sim.market.feed import MarketFeed
+from tests.market.memory_sources import MemorySource, quotes, trades
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -297,7 +297,7 @@ def test_bars_mode_limits_cross_the_next_open_as_taker_or_rest_and_fill_at_their
 @pytest.mark.parametrize("spread_bps", [0.0, 4.0, 7.0])
 @pytest.mark.parametrize("limit", [100.2, 100.3, 100.35, 100.4])
 def test_bars_mode_with_a_spread_model_matches_the_reference(spread_bps: float, limit: float) -> None:
-    from sim.market import EngineInstrument
+    from sim.core.instruments import EngineInstrument
 
     market = MarketFeed([_klines(BARS)], start_ns=0, end_ns=3 * NS_PER_MIN, tick_size=TICK, taker_fee_bps=TAKER_BPS,
                         maker_fee_bps=MAKER_BPS, features={"feature_input": "bars"},
