@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -37,38 +37,33 @@ from sim.scenario.manifest import LoadedScenario
 from sim.scenario.sources import build_sources
 
 from .account import EmExecution, EmOrder, EmPosition, Wallet, num
-from .contract import SPOT_MIN_ORDER_AMT, SpotContract, contract_for
+from .contract import SpotContract, contract_for
 from .tape import Published, Tape, TeeSource
+from .validation import (
+    TIME_IN_FORCE,
+    ApiError,
+    Bounds,
+    choice,
+    decimal,
+    flag,
+    integer,
+    page_limit,
+    params_error,
+    text,
+)
 
-LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+LINK_ID = re.compile(r"[A-Za-z0-9_-]{1,36}")
 
 
-class ApiError(Exception):
-    """A business error: Bybit answers it with HTTP 200 and this retCode."""
-
-    def __init__(self, ret_code: int, ret_msg: str) -> None:
-        super().__init__(f"{ret_code}: {ret_msg}")
-        self.ret_code, self.ret_msg = ret_code, ret_msg
-
-
-def _dec(params: dict[str, Any], key: str, *, required: bool = True) -> Decimal | None:
-    v = params.get(key)
-    if v is None or v == "":
-        if required:
-            raise ApiError(10001, f"params error: {key} is required")
-        return None
-    try:
-        d = Decimal(str(v))
-    except InvalidOperation:
-        raise ApiError(10001, f"params error: {key} invalid: {v!r}") from None
-    if not d.is_finite():
-        raise ApiError(10001, f"params error: {key} invalid: {v!r}")
-    return d
+__all__ = ["ApiError", "EmulatedExchange"]  # ApiError lives in validation; the server takes it from here
 
 
 #: retCode and retMsg per rule, where spot's differ from the derivatives' (bybit-v5.md §5, §8).
 DUPLICATE_LINK = {"spot": (170141, "Duplicate clientOrderId."), "": (110072, "OrderLinkedID is duplicate")}
 NO_SUCH_ORDER = {"spot": (170213, "Order does not exist."), "": (110001, "order not exists or too late to cancel")}
+#: An amend to no more than the filled quantity (Error Codes: UTA 110064, Spot Trade 170313).
+AMEND_BELOW_FILLED = {"spot": (170313, "The modified contract quantity cannot be less than to the filled quantity"),
+                      "": (110064, "The modified contract quantity cannot be less than or equal to the filled quantity.")}
 FINAL_CANCELLED = ("Cancelled", "PartiallyFilledCanceled")
 
 
@@ -103,6 +98,7 @@ class EmulatedExchange:
         self.slippage = SlippageModel(self.config.slippage_ticks_entry).ticks("entry")
         self.category = category
         self.contract = contract_for(category, self.symbol, self.tick, self.qty_step)
+        self.bounds = Bounds.from_instrument(category, self.contract.instrument_row())
         self.tape = Tape(self.tees, self.symbol, self.category, self.contract)
         self.market_ns = self.start_ns
         self.orders: dict[str, EmOrder] = {}  # by orderId, in creation order
@@ -252,13 +248,14 @@ class EmulatedExchange:
 
     # -- the order API ----------------------------------------------------------------------
     def _check_symbol(self, params: dict[str, Any]) -> None:
-        if params.get("category") != self.category:
-            raise ApiError(10001, f"params error: category {params.get('category')!r} has no instrument here")
-        if params.get("symbol") != self.symbol:
-            raise ApiError(10001, f"params error: symbol invalid: {params.get('symbol')!r}")
+        category, symbol = text(params, "category", required=True), text(params, "symbol", required=True)
+        if category != self.category:
+            raise params_error(f"category {category!r} has no instrument here")
+        if symbol != self.symbol:
+            raise params_error(f"symbol invalid: {symbol!r}")
 
     def _find(self, params: dict[str, Any]) -> EmOrder:
-        oid, link = params.get("orderId"), params.get("orderLinkId")
+        oid, link = text(params, "orderId"), text(params, "orderLinkId")
         o = self.orders.get(oid) if oid else self._by_link.get(link) if link else None
         if oid is None and link is None:
             raise ApiError(10001, "params error: orderId or orderLinkId is required")
@@ -302,28 +299,25 @@ class EmulatedExchange:
     def _spot_quantity(self, params: dict[str, Any], side: int, otype: str, qty: Decimal,
                        price: Decimal | None) -> tuple[str, Decimal | None, Decimal]:
         """(marketUnit, base qty if `qty` is in the quote coin, the price funds are held at);
-        checks the step, the minimum order value (170140) and the free balance (170131)."""
+        checks the quantity and value bounds (`Bounds`) and the free balance (170131)."""
         c = self.contract
         assert isinstance(c, SpotContract)
         unit = ""
         if otype == "Market":
-            unit = params.get("marketUnit") or ("quoteCoin" if side > 0 else "baseCoin")
-            if unit not in ("baseCoin", "quoteCoin"):
-                raise ApiError(10001, f"params error: marketUnit invalid: {unit!r}")
+            unit = choice(params, "marketUnit", ("baseCoin", "quoteCoin"),
+                          default="quoteCoin" if side > 0 else "baseCoin") or ""
         px = price if price is not None else self._best(side)
         base_qty = None
         if unit == "quoteCoin":
-            if qty % c.quote_precision != 0:
-                raise ApiError(10001, f"params error: qty {qty} is not a multiple of {c.quote_precision}")
-            if qty < SPOT_MIN_ORDER_AMT:
-                raise ApiError(170140, "Order value exceeded lower limit.")
+            self.bounds.check_quote_amount(qty)
             base_qty = c.base_from_quote(qty, px)
             if base_qty <= 0:
-                raise ApiError(170136, "Order quantity exceeded lower limit.")
-        elif qty % self.qty_step != 0:
-            raise ApiError(10001, f"params error: qty {qty} is not a positive multiple of {self.qty_step}")
-        elif qty * px < SPOT_MIN_ORDER_AMT:
-            raise ApiError(170140, "Order value exceeded lower limit.")
+                raise ApiError(170136, "Order quantity lower than the minimum.")
+            if base_qty > self.bounds.max_market_qty:
+                raise ApiError(170381, "Order quantity too large.")
+        else:
+            self.bounds.check_qty(qty, otype)
+            self.bounds.check_value(qty, px, reduce_only=False)
         base = base_qty if base_qty is not None else qty
         self._check_spot_funds(side, float(base), float(px))
         return unit, base_qty, px
@@ -339,22 +333,20 @@ class EmulatedExchange:
     def create_order(self, params: dict[str, Any], rejection: tuple[int, str] | None = None) -> tuple[dict[str, Any], list[Published]]:
         self._check_symbol(params)
         spot = self.category == "spot"
-        side = {"Buy": 1, "Sell": -1}.get(params.get("side"))  # type: ignore[arg-type]
-        if side is None:
-            raise ApiError(10001, f"params error: side invalid: {params.get('side')!r}")
-        otype = params.get("orderType")
-        if otype not in ("Limit", "Market"):
-            raise ApiError(10001, f"params error: orderType invalid: {otype!r}")
-        qty = _dec(params, "qty")
+        side = 1 if choice(params, "side", ("Buy", "Sell"), required=True) == "Buy" else -1
+        otype = choice(params, "orderType", ("Limit", "Market"), required=True)
+        qty = decimal(params, "qty")
         assert qty is not None
-        if qty <= 0 or (not spot and qty % self.qty_step != 0):
-            raise ApiError(10001, f"params error: qty {params['qty']} is not a positive multiple of {self.qty_step}")
-        price = _dec(params, "price", required=otype == "Limit") if otype == "Limit" else None
-        if price is not None and (price <= 0 or price % self.tick != 0):
-            raise ApiError(10001, f"params error: price {params['price']} is not a positive multiple of {self.tick}")
-        link = params.get("orderLinkId") or ""
+        # A market order ignores `price` (create-order: "Market order will ignore this field").
+        price = decimal(params, "price") if otype == "Limit" else None
+        if price is not None:
+            self.bounds.check_price(price)
+        tif = choice(params, "timeInForce", TIME_IN_FORCE) or ("IOC" if otype == "Market" else "GTC")
+        reduce_only = flag(params, "reduceOnly")
+        integer(params, "positionIdx", hi=2)  # one-way only; hedge-mode legs are not modelled
+        link = text(params, "orderLinkId") or ""
         if link:
-            if not LINK_ID.match(link):
+            if not LINK_ID.fullmatch(link):
                 raise ApiError(10001, f"params error: orderLinkId invalid: {link!r}")
             if link in self._by_link:
                 raise _by_category(DUPLICATE_LINK, self.category)
@@ -362,16 +354,20 @@ class EmulatedExchange:
         if spot:
             unit, base_qty, px = self._spot_quantity(params, side, otype, qty, price)
             lock_px = float(px)
-        elif self.category == "inverse" and self.wallet.balance(self.contract.settle) <= 0:
+        else:
+            self.bounds.check_qty(qty, otype)
+            no_quote = price is None and self.feed.engine.last_quote() is None
+            if not no_quote:  # a market order before the first quote has no value to check yet
+                self.bounds.check_value(qty, price if price is not None else self._best(side), reduce_only=reduce_only)
+        if self.category == "inverse" and self.wallet.balance(self.contract.settle) <= 0:
             raise ApiError(110007, "ab not enough for new order")
         if rejection is not None:
             raise ApiError(*rejection)
         self._n_orders += 1
         order_id = str(uuid.UUID(int=self._n_orders))
-        tif = params.get("timeInForce") or ("IOC" if otype == "Market" else "GTC")
         # reduceOnly does not exist on spot (bybit-v5.md §5): it is ignored there.
         o = EmOrder(order_id, link, self.category, self.symbol, side, otype, price, qty, tif,
-                    bool(params.get("reduceOnly", False)) and not spot, self._ms(self.market_ns), 0,
+                    reduce_only and not spot, self._ms(self.market_ns), 0,
                     market_unit=unit, base_qty=base_qty, lock_price=lock_px)
         self.orders[order_id] = o
         if link:
@@ -394,11 +390,12 @@ class EmulatedExchange:
         return {"orderId": o.order_id, "orderLinkId": o.link_id}, msgs
 
     def cancel_all(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Published]]:
-        if params.get("category") != self.category:
-            raise ApiError(10001, "params error: category")
+        category, symbol = text(params, "category", required=True), text(params, "symbol")
+        if category != self.category:
+            raise params_error(f"category {category!r} has no instrument here")
         done, msgs = [], []
         for o in list(self.orders.values()):
-            if o.is_open and params.get("symbol") in (None, o.symbol):
+            if o.is_open and symbol in (None, o.symbol):
                 self.feed.engine.cancel_order(o.engine_id, self.market_ns)
                 msgs += self._settle()
                 if o.status in FINAL_CANCELLED:
@@ -412,17 +409,20 @@ class EmulatedExchange:
         o = self._find(params)
         if o.order_type != "Limit":
             raise ApiError(10001, "params error: only a resting limit order can be amended")
-        qty = _dec(params, "qty", required=False)
-        price = _dec(params, "price", required=False)
+        qty = decimal(params, "qty", required=False)
+        price = decimal(params, "price", required=False)
         if qty is None and price is None:
-            raise ApiError(10001, "params error: nothing to amend")
+            raise params_error("nothing to amend")
+        if qty is not None:
+            self.bounds.check_qty(qty, "Limit")
+        if price is not None:
+            self.bounds.check_price(price)
         new_qty = qty if qty is not None else o.qty
         new_price = price if price is not None else o.price
         assert new_price is not None
-        if new_qty % self.qty_step != 0 or new_qty <= Decimal(repr(o.cum_qty)):
-            raise ApiError(110010, "order qty is not bigger than its filled qty or not a multiple of the step")
-        if new_price <= 0 or new_price % self.tick != 0:
-            raise ApiError(10001, f"params error: price {new_price} is not a positive multiple of {self.tick}")
+        if new_qty <= Decimal(repr(o.cum_qty)):
+            raise _by_category(AMEND_BELOW_FILLED, self.category)
+        self.bounds.check_value(new_qty, new_price, reduce_only=o.reduce_only)
         if self.category == "spot":
             self._check_spot_funds(o.side, float(new_qty) - o.cum_qty, float(new_price), besides=o)
             o.lock_price = float(new_price)
@@ -439,8 +439,8 @@ class EmulatedExchange:
 
     # -- queries ----------------------------------------------------------------------------
     def query_orders(self, params: dict[str, Any], *, history: bool) -> list[dict[str, Any]]:
-        oid, link, sym = params.get("orderId"), params.get("orderLinkId"), params.get("symbol")
-        open_only = str(params.get("openOnly", "0")) == "0" and not history
+        oid, link, sym = text(params, "orderId"), text(params, "orderLinkId"), text(params, "symbol")
+        open_only = integer(params, "openOnly", default=0, hi=2) == 0 and not history
         rows = []
         for o in reversed(list(self.orders.values())):  # newest first
             if (oid and o.order_id != oid) or (link and o.link_id != link) or (sym and o.symbol != sym):
@@ -453,9 +453,9 @@ class EmulatedExchange:
         return rows
 
     def query_executions(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        oid, link, sym = params.get("orderId"), params.get("orderLinkId"), params.get("symbol")
-        start, end = params.get("startTime"), params.get("endTime")
-        etype = params.get("execType")
+        oid, link, sym = text(params, "orderId"), text(params, "orderLinkId"), text(params, "symbol")
+        start, end = integer(params, "startTime"), integer(params, "endTime")
+        etype = text(params, "execType")
         rows = []
         for e in reversed(self.executions):  # newest first
             o = e.order
@@ -463,7 +463,7 @@ class EmulatedExchange:
                 continue
             if (sym and e.symbol != sym) or (etype and e.exec_type != etype):
                 continue
-            if (start and e.time_ms < int(start)) or (end and e.time_ms > int(end)):
+            if (start is not None and e.time_ms < start) or (end is not None and e.time_ms > end):
                 continue
             rows.append(e.wire(self.contract))
         return rows
@@ -471,7 +471,7 @@ class EmulatedExchange:
     def query_positions(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if not self.contract.has_positions:
             raise ApiError(10001, "params error: spot has no positions")
-        if params.get("symbol") not in (None, self.symbol):
+        if text(params, "symbol") not in (None, self.symbol):
             return []
         return [self.position.wire(self.mark)]
 
@@ -489,11 +489,11 @@ class EmulatedExchange:
 
     def funding_history(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Settled rates (market time has passed them), newest first, as /v5/market/funding/history."""
-        if not self.contract.has_positions or params.get("symbol") not in (None, self.symbol):
+        end_ms = integer(params, "endTime", default=self.market_ns // NS_PER_MS)
+        start_ms = integer(params, "startTime", default=0)
+        limit = page_limit(params, default=200, hi=200)
+        if not self.contract.has_positions or text(params, "symbol") not in (None, self.symbol):
             return []
-        end_ms = int(params.get("endTime") or self.market_ns // NS_PER_MS)
-        start_ms = int(params.get("startTime") or 0)
-        limit = int(params.get("limit") or 200)
         rows = []
         for t, r in zip(self.funding_times[::-1], self.funding_rates[::-1]):
             ms = int(t) // NS_PER_MS

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ from .exchange import ApiError, EmulatedExchange
 from .faults import FaultPlan, FaultSpec
 from .ratelimit import RATE_LIMIT_CODE, RateLimiter
 from .tape import Published
+from .validation import body_params, choice, page_limit, query_params, text
+from .ws_messages import WsRefusal, WsRequest, parse_ws_frame, topic_args, ws_error
+
+log = logging.getLogger("adapters.emulator")
 
 BOOK_REPUSH_MS = 3000
 TICKER_EVERY_MS = 1000
@@ -48,6 +53,9 @@ FAST_FORWARD_BACKLOG = 500  # messages a subscriber may have queued before the f
 
 PUBLIC_CHANNELS = ("linear", "spot", "inverse")
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+KLINE_INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M")
+#: What an unexpected exception is answered with (Error Codes, UTA: 10016 "Server error.").
+SERVER_ERROR = 10016
 
 
 def wall_ms() -> int:
@@ -94,22 +102,30 @@ class Emulator:
                 "retExtInfo": {}, "time": wall_ms()}
 
     async def rest(self, request: Request) -> JSONResponse:
+        try:
+            return await self._rest(request)
+        except Exception as e:
+            # The last line only: every input the emulator knows to be bad is refused by the
+            # validation in `_rest`/`route` with its own retCode; reaching here is a bug, logged.
+            log.exception("emulator: unexpected error on %s %s", request.method, request.url.path)
+            self.log.append(f"internal error on {request.method} {request.url.path}: {type(e).__name__}")
+            return JSONResponse(self.envelope({}, SERVER_ERROR, "Server error."))
+
+    async def _rest(self, request: Request) -> JSONResponse:
         path = request.url.path
         raw_query = request.url.query
-        body = (await request.body()).decode()
+        raw_body = await request.body()
         private = not path.startswith("/v5/market/")
         who = request.client.host if request.client else "?"
         now = wall_ms()
-        params: dict[str, Any]
-        if request.method == "GET":
-            params = {k: v for k, v in (p.split("=", 1) for p in raw_query.split("&") if "=" in p)}
-        else:
-            try:
-                params = json.loads(body) if body else {}
-            except json.JSONDecodeError:
-                return JSONResponse(self.envelope({}, 10001, "params error: body is not JSON"))
+        try:
+            params = query_params(raw_query) if request.method == "GET" else body_params(raw_body)
+        except ApiError as e:
+            return JSONResponse(self.envelope({}, e.ret_code, e.ret_msg))
         if private:
-            auth = check_rest(request.headers, raw_query if request.method == "GET" else body, now, self.keys)
+            # body_params has decoded every non-blank body as UTF-8 already.
+            payload = raw_query if request.method == "GET" else raw_body.decode("utf-8")
+            auth = check_rest(request.headers, payload, now, self.keys)
             if not auth.ok:
                 return JSONResponse(self.envelope({}, auth.ret_code, auth.ret_msg))
             who = auth.api_key or who
@@ -128,8 +144,9 @@ class Emulator:
 
     def route(self, method: str, path: str, p: dict[str, Any]) -> tuple[Any, list[Published]]:
         ex = self.ex
-        cat = p.get("category", "linear")
+        cat = text(p, "category") or "linear"
         served = cat == ex.category  # another category lists nothing here, as for an unknown one
+        symbol = text(p, "symbol")
 
         def listing(rows: list[Any]) -> tuple[Any, list[Published]]:
             return {"category": cat, "list": rows if served else [], "nextPageCursor": ""}, []
@@ -139,38 +156,49 @@ class Emulator:
                 ns = time.time_ns()  # sim-determinism: allowed (server time is the wall clock)
                 return {"timeSecond": str(ns // 10**9), "timeNano": str(ns)}, []
             if path == "/v5/market/instruments-info":
-                return listing([ex.instrument()] if p.get("symbol") in (None, ex.symbol) else [])
+                page_limit(p, default=500, hi=1000)
+                return listing([ex.instrument()] if symbol in (None, ex.symbol) else [])
             if path == "/v5/market/tickers":
                 return listing([ex.ticker()])
             if path == "/v5/market/orderbook":
+                page_limit(p, default=25, hi=1000)
                 if not served:
                     raise ApiError(10001, f"params error: category {cat!r} has no instrument here")
                 top = ex.tape.last_top or {"s": ex.symbol, "b": [], "a": [], "u": 0, "seq": 0}
                 return {**top, "ts": ex.market_ns // NS_PER_MS, "cts": ex.market_ns // NS_PER_MS}, []
             if path == "/v5/market/recent-trade":
+                # market/recent-trade: spot [1, 60] default 60; the others [1, 1000] default 500.
+                top = 60 if cat == "spot" else 1000
+                limit = page_limit(p, default=min(top, 500), hi=top)
                 rows = [{"execId": t["i"], "symbol": t["s"], "price": t["p"], "size": t["v"], "side": t["S"],
                          "time": str(t["T"]), "isBlockTrade": False, "isRPITrade": False, "seq": str(t["seq"])}
-                        for t in reversed(ex.tape.recent_trades[-int(p.get("limit", 500)):])]
+                        for t in reversed(ex.tape.recent_trades[-limit:])]
                 return listing(rows)
             if path == "/v5/market/kline":
+                choice(p, "interval", KLINE_INTERVALS, required=True)
+                limit = page_limit(p, default=200, hi=1000)
                 rows = [[str(k["start"]), k["open"], k["high"], k["low"], k["close"], k["volume"], k["turnover"]]
-                        for k in reversed(ex.tape.klines[-int(p.get("limit", 200)):])]
+                        for k in reversed(ex.tape.klines[-limit:])]
                 return {"category": cat, "symbol": ex.symbol, "list": rows if served else []}, []
             if path == "/v5/market/funding/history":
                 return listing(ex.funding_history(p))
             if path in ("/v5/order/realtime", "/v5/order/history"):
-                return listing(ex.query_orders(p, history=path.endswith("history"))[: int(p.get("limit", 50))])
+                # order/open-order and order/order-list: limit [1, 50].
+                limit = page_limit(p, default=50, hi=50)
+                return listing(ex.query_orders(p, history=path.endswith("history"))[:limit])
             if path == "/v5/execution/list":
-                return listing(ex.query_executions(p)[: int(p.get("limit", 50))])
+                limit = page_limit(p, default=50, hi=100)  # order/execution: [1, 100]
+                return listing(ex.query_executions(p)[:limit])
             if path == "/v5/position/list":
+                page_limit(p, default=20, hi=200)  # position/position: [1, 200]
                 if cat == "spot":
                     raise ApiError(10001, "params error: category spot has no positions")
                 return listing(ex.query_positions(p) if served else [])
             if path == "/v5/account/wallet-balance":
-                coin = unquote(str(p.get("coin") or ""))
+                coin = unquote(text(p, "coin", max_len=256) or "")
                 return {"list": [ex.wallet_balance(tuple(coin.split(",")) if coin else None)]}, []
             if path == "/v5/account/fee-rate":
-                return {"list": [ex.fee_rate()] if served and p.get("symbol") in (None, ex.symbol) else []}, []
+                return {"list": [ex.fee_rate()] if served and symbol in (None, ex.symbol) else []}, []
             if path == "/v5/account/info":
                 return {"unifiedMarginStatus": 5, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False,
                         "spotHedgingStatus": "OFF", "updatedTime": "0", "dcpStatus": "OFF", "timeWindow": 0,
@@ -196,9 +224,11 @@ class Emulator:
         sender = asyncio.create_task(self._sender(s))
         try:
             while True:
-                msg = json.loads(await ws.receive_text())
-                await self._on_ws_message(s, msg)
-        except (WebSocketDisconnect, RuntimeError, json.JSONDecodeError):
+                frame = await ws.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                await self._on_frame(s, frame)
+        except (WebSocketDisconnect, RuntimeError):  # the peer went away mid-receive
             pass
         finally:
             if s in self.sessions:
@@ -219,8 +249,22 @@ class Emulator:
     def _send(self, s: Session, body: dict[str, Any]) -> None:
         s.queue.put_nowait(json.dumps(body, separators=(",", ":")))
 
-    async def _on_ws_message(self, s: Session, msg: dict[str, Any]) -> None:
-        op, req_id = msg.get("op"), msg.get("req_id")
+    async def _on_frame(self, s: Session, frame: dict[str, Any]) -> None:
+        """One received frame: a malformed request is refused on its connection, which stays open."""
+        req: WsRequest | None = None
+        try:
+            req = parse_ws_frame(frame)
+            await self._on_ws_message(s, req)
+        except WsRefusal as r:
+            self._send(s, ws_error(s.conn_id, r.ret_msg, r.op, r.req_id))
+        except Exception as e:
+            # The last line, as for REST: a bug, logged; the connection and the server live on.
+            log.exception("emulator: unexpected error on a %s WebSocket request", s.channel)
+            self.log.append(f"internal error on the {s.channel} WebSocket: {type(e).__name__}")
+            self._send(s, ws_error(s.conn_id, "error:internal error", req.op if req else "", req.req_id if req else ""))
+
+    async def _on_ws_message(self, s: Session, req: WsRequest) -> None:
+        op, req_id = req.op, req.req_id
         private = s.channel == "private"
         if op == "ping":
             if private:
@@ -231,17 +275,18 @@ class Emulator:
                 self._send(s, {"success": True, "ret_msg": "pong", "conn_id": s.conn_id, "req_id": req_id or "",
                                "op": "ping"})
         elif op == "auth" and private:
-            res = check_ws_auth(msg.get("args") or [], wall_ms(), self.keys)
+            res = check_ws_auth(req.args if req.args is not None else [], wall_ms(), self.keys)
             s.authed = res.ok
             self._send(s, {"success": res.ok, "ret_msg": "" if res.ok else res.ret_msg, "op": "auth",
                            "conn_id": s.conn_id})
         elif op in ("subscribe", "unsubscribe"):
-            topics = [str(t) for t in msg.get("args") or []]
+            topics = topic_args(req, s.channel)
             bad = [t for t in topics if not self._valid_topic(s, t)]
             await asyncio.sleep(SUBSCRIBE_ACK_DELAY_S)
             if bad:
-                self._send(s, {"success": False, "ret_msg": f"Invalid topic: {bad[0]}" if not private or s.authed
-                               else "Request not authorized", "conn_id": s.conn_id, "req_id": req_id or "", "op": op})
+                # The refusal Bybit sends for a topic it does not serve (docs/decisions/emulator-input.md).
+                why = f"error:handler not found,topic:{bad[0]}" if not private or s.authed else "Request not authorized"
+                self._send(s, ws_error(s.conn_id, why, op, req_id))
                 return
             if op == "subscribe":
                 s.topics.update(topics)
@@ -256,8 +301,7 @@ class Emulator:
                 if self.settings.start_on_subscribe and not self.started.is_set():
                     asyncio.get_running_loop().call_later(START_AFTER_SUBSCRIBE_S, self.start)
         else:
-            self._send(s, {"success": False, "ret_msg": f"unknown op {op!r}", "conn_id": s.conn_id,
-                           "req_id": req_id or "", "op": op or ""})
+            self._send(s, ws_error(s.conn_id, f"error:unsupported op: {op[:64]}", op[:64], req_id))
 
     def _valid_topic(self, s: Session, topic: str) -> bool:
         if s.channel == "private":
@@ -358,6 +402,13 @@ class Emulator:
 def create_app(emulator: Emulator) -> FastAPI:
     app = FastAPI(title="Bybit v5 emulator", docs_url=None, redoc_url=None, openapi_url=None)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Outermost net for the control endpoints (the Bybit routes catch their own): Bybit's
+        # answer to a fault of its own is 10016 "Server error." with HTTP 200.
+        emulator.log.append(f"internal error on {request.method} {request.url.path}: {type(exc).__name__}")
+        return JSONResponse(emulator.envelope({}, SERVER_ERROR, "Server error."))
+
     @app.on_event("startup")
     async def _startup() -> None:  # pragma: no cover - exercised through the server
         emulator._replay_task = asyncio.create_task(emulator.replay())
@@ -375,7 +426,11 @@ def create_app(emulator: Emulator) -> FastAPI:
     @app.post("/emulator/faults", response_model=None)
     async def fault(request: Request) -> dict[str, Any] | JSONResponse:
         try:
-            spec = emulator.faults.inject_now(await request.json(), emulator.ex.market_ns // NS_PER_MS)
+            body = body_params(await request.body())
+        except ApiError as e:
+            return JSONResponse({"error": e.ret_msg}, status_code=400)
+        try:
+            spec = emulator.faults.inject_now(body, emulator.ex.market_ns // NS_PER_MS)
         except ValueError as e:
             return JSONResponse({"error": str(e)}, status_code=400)
         if spec.kind in ("disconnect", "rate_limit"):

@@ -9,6 +9,10 @@ endpoints refuse everything. The token is compared in constant time and never lo
     GET  /status                       -> the session's status (JSON)
     POST /activate  (X-Activation-Token) -> {"ok": bool, "message": str}
     POST /mode      (X-Activation-Token) {"mode": "paper"} -> {"ok": bool, "message": str}
+
+Malformed requests are answered 4xx with the same JSON shape and never reach the session: a
+body that is not a UTF-8 JSON object -> 400, a `mode` that is missing, not a string or not one of
+the modes -> 422, a token header that is not ASCII -> 401 like any wrong token.
 """
 
 from __future__ import annotations
@@ -19,16 +23,36 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sim.core.errors import UserInputError
 from sim.live.session import LiveSession
+from sim.live.settings import Mode
 
 TOKEN_HEADER = "X-Activation-Token"
 CONTROL_FILE = "control.json"
+MODES: tuple[str, ...] = get_args(Mode)
+
+
+def _refused(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "message": message}, status_code=status)
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | JSONResponse:
+    """The body as a JSON object (empty is {}), or the 400 answer saying why it is not one."""
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError: nested too deep.
+    except (ValueError, RecursionError):
+        return _refused(400, "body is not UTF-8 JSON")
+    if not isinstance(body, dict):
+        return _refused(400, f"body must be a JSON object, not {type(body).__name__}")
+    return body
 
 
 def create_control_app(session: LiveSession, token: str | None) -> FastAPI:
@@ -39,7 +63,8 @@ def create_control_app(session: LiveSession, token: str | None) -> FastAPI:
             return JSONResponse({"ok": False, "message": "refused: no ACTIVATION_TOKEN is configured"},
                                 status_code=403)
         given = request.headers.get(TOKEN_HEADER, "")
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        # Header values arrive as latin-1 text: encode them back to the bytes that were sent.
+        if not hmac.compare_digest(given.encode("latin-1"), token.encode()):
             return JSONResponse({"ok": False, "message": "refused: missing or wrong activation token"},
                                 status_code=401)
         return None
@@ -61,11 +86,15 @@ def create_control_app(session: LiveSession, token: str | None) -> FastAPI:
         denied = authorised(request)
         if denied is not None:
             return denied
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except json.JSONDecodeError:
-            return JSONResponse({"ok": False, "message": "body is not JSON"}, status_code=400)
-        answer = await _ask(session, "mode", mode=str(body.get("mode", "")))
+        body = _json_object(await request.body())
+        if isinstance(body, JSONResponse):
+            return body
+        mode = body.get("mode")
+        if not isinstance(mode, str):
+            return _refused(422, f"mode is required and must be a string, one of {', '.join(MODES)}")
+        if mode not in MODES:
+            return _refused(422, f"unknown mode {mode[:64]!r}: one of {', '.join(MODES)}")
+        answer = await _ask(session, "mode", mode=mode)
         return JSONResponse({"ok": answer.ok, "message": answer.message}, status_code=200 if answer.ok else 409)
 
     return app
