@@ -18,8 +18,8 @@ import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.emulator_process import emulator
-from tests.emulator_raw import call, healthy
+from tests.emulator.emulator_process import emulator
+from tests.emulator.emulator_raw import call, healthy
 
 SCENARIO = "amt/entry_breakout_long"
 

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.emulator.auth import sign_rest
-from tests.emulator_process import KEY, SECRET
+from tests.emulator.emulator_process import KEY, SECRET
 
 RECV_WINDOW = "5000"
 

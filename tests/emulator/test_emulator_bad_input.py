@@ -21,8 +21,8 @@ import websocket
 
 from sim.live.control import TOKEN_HEADER, ControlServer
 from sim.live.session import Answer
-from tests.emulator_process import KEY, SECRET, emulator
-from tests.emulator_raw import call, get, healthy, post
+from tests.emulator.emulator_process import KEY, SECRET, emulator
+from tests.emulator.emulator_raw import call, get, healthy, post
 
 LINEAR = "amt/entry_breakout_long"
 SPOT = "tests/fixtures/emulator/probe_spot.yaml"
