@@ -239,8 +239,8 @@ def compute_metrics(
 
 
 def curve_metrics(ts_ms: Sequence[int], values: Sequence[float]) -> dict[str, Any]:
-    """The return-based metrics of a curve of daily marks whose first point is the initial capital (a
-    strategy's own equity curve, e.g. a basis run's): the initial and final value, the net PnL and the
+    """The return-based metrics of a strategy's own equity curve of daily marks, whose first point is the
+    initial capital: the initial and final value, the net PnL and the
     metrics of `sim/outputs/metrics_returns.py` on a daily basis."""
     if not values:
         raise ValueError("an equity curve needs its initial capital as its first point")

@@ -2,7 +2,7 @@
 
 The curve is a list of (ts_ms, level) points whose first point is the initial capital at the run's
 start (a run's equity.csv rows are minute closes, so the capital stands one minute before the first
-row; a basis run's points are its daily marks). Non-finite levels are left out. Everything is computed
+row; a strategy's own curve has daily marks). Non-finite levels are left out. Everything is computed
 in plain Python with `math.fsum` sums, so a value is a function of the curve alone, not of evaluation
 order; a value that is undefined is None, never NaN or infinity.
 
