@@ -19,11 +19,11 @@ from adapters.simulated import SimulatedAdapter, SlippageModel
 from sim.core.clock import SimClock
 from sim.core.config import Config, load_config
 from sim.core.errors import UserInputError
-from sim.core.events import NS_PER_MIN, MinuteClose
+from sim.core.events import NS_PER_MIN, NS_PER_MS, MinuteClose
 from sim.outputs.exports import csv_text, json_text
 from sim.outputs.result import RunResult
 from sim.core.loop import EventLoop
-from sim.outputs.metrics import compute_metrics
+from sim.outputs.metrics import compute_metrics, curve_metrics
 from sim.market.feed import MarketFeed
 from sim.outputs.recorder import (ALERT_COLUMNS, BAR_COLUMNS, EQUITY_COLUMNS, FEATURE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS,
                           LateJournal, POSITION_COLUMNS, SIGNAL_COLUMNS, Recorder, bar_row, feature_row)
@@ -187,10 +187,14 @@ def run(
         exports[name] = csv_text(table.columns, table.rows)
     summary = plugin.summary(strategy, ctx, info)
     if summary is None:
-        summary = _standard_summary(recorder, ctx, config, market, exports)
+        summary = _standard_summary(recorder, ctx, config, market, exports, start // NS_PER_MS)
         exports["summary.json"] = json_text({k: v for k, v in summary.items() if k != "metrics"})
     else:
         exports["summary.json"] = json_text(summary)
+        curve = plugin.equity_curve(strategy)
+        if curve is not None:  # the strategy's own equity curve: the return-based metrics of it
+            summary["metrics"] = curve_metrics(*curve)
+            exports["metrics.json"] = json_text(summary["metrics"])
     manifest = {
         "scenario": sc.id,
         "scenario_hash": sc.content_hash(),
@@ -208,7 +212,7 @@ def run(
 
 
 def _standard_summary(recorder: Recorder, ctx: StrategyContext, config: Config, market: MarketFeed,
-                      exports: dict[str, str]) -> dict[str, Any]:
+                      exports: dict[str, str], start_ms: int) -> dict[str, Any]:
     """Counts and the metrics of spec §12.6 (the metrics also go to `metrics.json`)."""
     bad_rows = market.bad_rows()
     metrics = compute_metrics(
@@ -218,6 +222,7 @@ def _standard_summary(recorder: Recorder, ctx: StrategyContext, config: Config, 
         fills=_table(FILL_COLUMNS, recorder.fills),
         features=_table(FEATURE_COLUMNS, recorder.features),
         ambiguous_max=config.ambiguous_trade_frac_max,
+        start_ms=start_ms,
     )
     exports["metrics.json"] = json_text(metrics)
     return {

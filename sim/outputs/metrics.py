@@ -9,20 +9,14 @@ Definitions:
 - Account figures (`final_equity`, `realized_pnl`, `fees`, `funding`, `unrealized_pnl`) are the last row
   of equity.csv, whose columns are cumulative; `net_pnl = final_equity - initial_equity`; `gross_pnl` is
   `realized_pnl` (price PnL before fees and funding). Fees and funding are amounts paid (a rebate is < 0).
-- A trade is a positions.csv row whose status is CLOSED or STOPPED (a flip is two trades). Its net PnL is
-  `realized_pnl - fees_paid - funding_paid`. A win has net > 0, a loss net < 0 (a trade at exactly 0 is
-  neither, but counts in `trades`). `win_rate = wins / trades`; `avg_win` / `avg_loss` are the mean net of
-  wins / losses (`avg_loss` is negative); `pnl_per_trade` is the mean net over all closed trades.
-- Drawdown: the running peak of the per-minute equity curve, starting from `initial_equity`;
-  `max_drawdown = max(peak - equity)` in quote currency (>= 0), `max_drawdown_pct = max(100 * (peak -
-  equity) / peak)` in percent (the two maxima may fall at different minutes).
-- Sharpe: risk-free rate 0, `mean(r) / stdev(r) * sqrt(periods per year)` with the sample standard
-  deviation (ddof = 1) of simple returns `r = E_t / E_{t-1} - 1`. When the equity curve spans at least two
-  full UTC days (three UTC midnights inside it), r are the daily returns between consecutive midnights
-  (equity at a midnight = the last row at or before it) and periods per year = 365 (crypto trades every
-  day). Otherwise r are the returns between consecutive minute rows and periods per year = 525600.
-  `sharpe_basis` says which ("daily" / "minute"); `sharpe` is None with fewer than two returns, a zero
-  standard deviation, or a non-positive equity as a base.
+- Trade statistics (`trades`, `win_rate`, `win_rate_gross`, `profit_factor`, `payoff_ratio`, holding
+  times, `exposure_pct`, `turnover`, `by_setup`, `by_side`, ...) are defined in
+  `sim/outputs/metrics_trades.py`.
+- Return-based metrics (`sharpe` with `sharpe_basis` and `sharpe_returns`, `sortino`,
+  `volatility_ann_pct`, `cagr_pct`, `calmar`, `max_drawdown`, `max_drawdown_pct`,
+  `longest_drawdown_days`) are defined in `sim/outputs/metrics_returns.py`. Their curve is the initial
+  equity at the run's start (`start_ms`; by default one minute before the first equity.csv row, which
+  closes the run's first minute) followed by every equity.csv row.
 - Spread paid, per fill with a mid: `s = side * (price - mid_px)`, side +1 buy / -1 sell, so a positive s is
   a cost against the mid (half the spread plus slippage; a maker fill inside the spread can be negative);
   in price units and in bps of the mid (`1e4 * s / mid_px`); `total_cost = sum(qty * s)` in quote currency
@@ -32,6 +26,9 @@ Definitions:
 - Ambiguous trade fraction: over the minutes where `ambiguous_trade_frac_1m` is defined;
   `above_max_frac` is the fraction of those minutes strictly above `ambiguous_max` (the strategy's own
   rule is "above ambiguous_trade_frac_max": both initiative legs required).
+
+`metrics_groups` orders the metrics for a reader (account, returns and risk, trades, per setup, per
+side, execution, features); `metrics_table` prints them that way.
 """
 
 from __future__ import annotations
@@ -43,13 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from sim.core.errors import DataFileError, UserInputError
+from sim.outputs.metrics_returns import MS_PER_MIN, curve_points, return_metrics
+from sim.outputs.metrics_trades import closed_trades, column as _col, exposure_pct, grouped, trade_stats, turnover
 
 Table = dict[str, list[Any]]
-
-MS_PER_DAY = 86_400_000
-DAYS_PER_YEAR = 365
-MINUTES_PER_YEAR = 525_600
-CLOSED_STATUSES = ("CLOSED", "STOPPED")
 
 # Column types of the exported tables. Integers: timestamps and counts; booleans: flags written as 1/0;
 # strings: ids, enums and free text; every other column is a float (an empty field is NaN).
@@ -146,15 +140,6 @@ def distribution(values: Sequence[float]) -> dict[str, Any]:
             "max": s[-1] if s else None}
 
 
-def _col(table: Table, name: str, what: str) -> list[Any]:
-    """A column, or [] for a table that is absent; a present table must have the column."""
-    if not table:
-        return []
-    if name not in table:
-        raise UserInputError(f"{what}: no column {name!r} (columns: {', '.join(table)})")
-    return table[name]
-
-
 # ---- the metrics -------------------------------------------------------------------------------------
 
 
@@ -169,55 +154,6 @@ def drawdown_series(initial_equity: float, equity: Sequence[float]) -> list[floa
         else:
             out.append(float("nan"))
     return out
-
-
-def _max_drawdown(initial_equity: float, equity: Sequence[float]) -> tuple[float, float]:
-    peak, dd, dd_pct = initial_equity, 0.0, 0.0
-    for e in equity:
-        if not math.isfinite(e):
-            continue
-        peak = max(peak, e)
-        dd = max(dd, peak - e)
-        if peak > 0:
-            dd_pct = max(dd_pct, 100.0 * (peak - e) / peak)
-    return dd, dd_pct
-
-
-def _returns(levels: Sequence[float]) -> list[float] | None:
-    out = []
-    for a, b in zip(levels, levels[1:]):
-        if a <= 0:
-            return None
-        out.append(b / a - 1.0)
-    return out
-
-
-def sharpe_ratio(ts_ms: Sequence[int], equity: Sequence[float]) -> tuple[float | None, str | None, int]:
-    """(sharpe, basis, number of returns) by the rule in the module docstring."""
-    rows = [(t, e) for t, e in zip(ts_ms, equity) if t is not None and math.isfinite(e)]
-    if not rows:
-        return None, None, 0
-    first_day = -(-rows[0][0] // MS_PER_DAY)  # the first midnight at or after the first row
-    last_day = rows[-1][0] // MS_PER_DAY
-    if last_day - first_day >= 2:
-        levels, i = [], 0
-        for day in range(first_day, last_day + 1):
-            midnight = day * MS_PER_DAY
-            while i + 1 < len(rows) and rows[i + 1][0] <= midnight:
-                i += 1
-            levels.append(rows[i][1])
-        basis, per_year = "daily", DAYS_PER_YEAR
-    else:
-        levels = [e for _, e in rows]
-        basis, per_year = "minute", MINUTES_PER_YEAR
-    r = _returns(levels)
-    if r is None or len(r) < 2:
-        return None, basis, 0 if r is None else len(r)
-    m = math.fsum(r) / len(r)
-    sd = math.sqrt(math.fsum((x - m) ** 2 for x in r) / (len(r) - 1))
-    if sd == 0.0:
-        return None, basis, len(r)
-    return m / sd * math.sqrt(per_year), basis, len(r)
 
 
 def _spread_paid(fills: Table) -> dict[str, Any]:
@@ -252,21 +188,6 @@ def _ambiguous(features: Table, ambiguous_max: float) -> dict[str, Any]:
             "threshold": ambiguous_max, "above_max_frac": above / len(v) if v else None}
 
 
-def _trades(positions: Table) -> dict[str, Any]:
-    status = _col(positions, "status", "positions")
-    realized = _col(positions, "realized_pnl", "positions")
-    fees = _col(positions, "fees_paid", "positions")
-    funding = _col(positions, "funding_paid", "positions")
-    net = [r - f - g for st, r, f, g in zip(status, realized, fees, funding) if st in CLOSED_STATUSES]
-    wins = [x for x in net if x > 0]
-    losses = [x for x in net if x < 0]
-    return {
-        "trades": len(net), "wins": len(wins), "losses": len(losses),
-        "win_rate": len(wins) / len(net) if net else None,
-        "avg_win": _mean(wins), "avg_loss": _mean(losses), "pnl_per_trade": _mean(net),
-    }
-
-
 def compute_metrics(
     *,
     initial_equity: float,
@@ -275,7 +196,10 @@ def compute_metrics(
     fills: Table,
     features: Table,
     ambiguous_max: float = 0.35,
+    start_ms: int | None = None,
 ) -> dict[str, Any]:
+    """The run's metrics; `start_ms` is when the initial equity stands (the run's start), by default one
+    minute before the first equity row."""
     eq = [float("nan") if v is None else v for v in _col(equity, "equity", "equity")]
     ts = _col(equity, "ts_ms", "equity")
     if eq:
@@ -284,8 +208,11 @@ def compute_metrics(
     else:  # no minute closed: nothing happened to the account
         last = {"realized_pnl": 0.0, "unrealized_pnl": 0.0, "fees": 0.0, "funding": 0.0}
         final = initial_equity
-    dd, dd_pct = _max_drawdown(initial_equity, eq)
-    sharpe, basis, n_returns = sharpe_ratio(ts, eq)
+    if start_ms is None:
+        start_ms = ts[0] - MS_PER_MIN if ts else 0
+    elif ts and ts[0] < start_ms:
+        raise UserInputError(f"equity: the first row (ts_ms {ts[0]}) is before the run's start ({start_ms})")
+    trades = closed_trades(positions)
     liquidity = _col(fills, "liquidity", "fills")
     out: dict[str, Any] = {
         "initial_equity": initial_equity,
@@ -296,12 +223,12 @@ def compute_metrics(
         "unrealized_pnl": last["unrealized_pnl"],
         "fees": last["fees"],
         "funding": last["funding"],
-        **_trades(positions),
-        "max_drawdown": dd,
-        "max_drawdown_pct": dd_pct,
-        "sharpe": sharpe,
-        "sharpe_basis": basis,
-        "sharpe_returns": n_returns,
+        **trade_stats(trades),
+        "by_setup": grouped(trades, "tag"),
+        "by_side": grouped(trades, "side"),
+        "exposure_pct": exposure_pct(_col(equity, "position_qty", "equity")),
+        "turnover": turnover(fills, initial_equity),
+        **return_metrics(curve_points(start_ms, initial_equity, ts, eq)),
         "fills": len(liquidity),
         "maker_fills": sum(1 for x in liquidity if x == "maker"),
         "taker_fills": sum(1 for x in liquidity if x == "taker"),
@@ -309,6 +236,19 @@ def compute_metrics(
         "ambiguous_frac": _ambiguous(features, ambiguous_max),
     }
     return _json_safe(out)
+
+
+def curve_metrics(ts_ms: Sequence[int], values: Sequence[float]) -> dict[str, Any]:
+    """The return-based metrics of a strategy's own equity curve of daily marks, whose first point is the
+    initial capital: the initial and final value, the net PnL and the
+    metrics of `sim/outputs/metrics_returns.py` on a daily basis."""
+    if not values:
+        raise ValueError("an equity curve needs its initial capital as its first point")
+    points = curve_points(ts_ms[0], values[0], ts_ms[1:], values[1:])
+    return _json_safe({
+        "initial_equity": values[0], "final_equity": points[-1][1], "net_pnl": points[-1][1] - values[0],
+        **return_metrics(points, minute_fallback=False),
+    })
 
 
 def _json_safe(v: Any) -> Any:
@@ -319,41 +259,69 @@ def _json_safe(v: Any) -> Any:
     return v
 
 
-# The order a reader expects (metrics.json itself has sorted keys); names not listed follow, sorted.
-DISPLAY_ORDER = (
-    "initial_equity", "final_equity", "net_pnl", "gross_pnl", "realized_pnl", "unrealized_pnl", "fees", "funding",
-    "trades", "wins", "losses", "win_rate", "avg_win", "avg_loss", "pnl_per_trade", "max_drawdown",
-    "max_drawdown_pct", "sharpe", "sharpe_basis", "sharpe_returns", "fills", "maker_fills", "taker_fills",
-    "spread_paid", "ambiguous_frac",
+# How a reader sees the metrics (metrics.json itself has sorted keys): groups of top-level keys in order;
+# keys in no group follow under "Other", sorted. Inside a nested dict the keys of _INNER_ORDER come first.
+METRIC_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Account", ("initial_equity", "final_equity", "net_pnl", "gross_pnl", "realized_pnl", "unrealized_pnl",
+                 "fees", "funding")),
+    ("Returns and risk", ("sharpe", "sharpe_basis", "sharpe_returns", "sortino", "calmar", "cagr_pct",
+                          "volatility_ann_pct", "max_drawdown", "max_drawdown_pct", "longest_drawdown_days")),
+    ("Trades", ("trades", "wins", "losses", "win_rate", "win_rate_gross", "avg_win", "avg_loss", "payoff_ratio",
+                "profit_factor", "pnl_per_trade", "largest_win", "largest_loss", "longest_losing_streak",
+                "avg_holding_minutes", "median_holding_minutes", "exposure_pct", "turnover")),
+    ("By setup", ("by_setup",)),
+    ("By side", ("by_side",)),
+    ("Execution", ("fills", "maker_fills", "taker_fills", "spread_paid")),
+    ("Features", ("ambiguous_frac",)),
+)
+_INNER_ORDER = (
+    "trades", "wins", "losses", "win_rate", "net_pnl", "pnl_per_trade", "profit_factor", "avg_holding_minutes",
     "count", "missing_mid", "minutes", "mean", "avg", "p50", "p90", "max", "avg_bps", "p50_bps", "p90_bps",
     "max_bps", "total_cost", "threshold", "above_max_frac",
 )
-_RANK = {k: i for i, k in enumerate(DISPLAY_ORDER)}
+_RANK = {k: i for i, k in enumerate(_INNER_ORDER)}
 
 
-def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+def _flatten(key: str, v: Any) -> list[tuple[str, Any]]:
+    if not isinstance(v, dict):
+        return [(key, v)]
     rows: list[tuple[str, Any]] = []
-    for k in sorted(metrics, key=lambda k: (_RANK.get(k, len(_RANK)), k)):
-        v = metrics[k]
-        if isinstance(v, dict):
-            rows.extend(_flatten(v, f"{prefix}{k}."))
-        else:
-            rows.append((f"{prefix}{k}", v))
+    for k in sorted(v, key=lambda k: (_RANK.get(k, len(_RANK)), k)):
+        rows.extend(_flatten(f"{key}.{k}", v[k]))
     return rows
 
 
-def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """(name, text) pairs, nested dicts flattened to dotted names; None shows as "-"."""
+def metrics_groups(metrics: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group title, [(name, text)]) in reading order, nested dicts flattened to dotted names, None shown
+    as "-"; groups with no key present are left out."""
     from sim.outputs.exports import fmt
 
-    return [(k, "-" if v is None else fmt(v)) for k, v in _flatten(metrics)]
+    listed = {k for _, keys in METRIC_GROUPS for k in keys}
+    groups = [*METRIC_GROUPS, ("Other", tuple(sorted(k for k in metrics if k not in listed)))]
+    out = []
+    for title, keys in groups:
+        rows = [(name, "-" if v is None else fmt(v)) for k in keys if k in metrics for name, v in _flatten(k, metrics[k])]
+        if rows:
+            out.append((title, rows))
+    return out
+
+
+def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (name, text) pair of `metrics_groups`, in order."""
+    return [row for _, rows in metrics_groups(metrics) for row in rows]
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
-    """A plain two-column table for the terminal, names left-aligned, values right-aligned."""
-    rows = metrics_rows(metrics)
+    """A plain table for the terminal: each group's title, then its names left-aligned and values
+    right-aligned (one width for the whole table)."""
+    groups = metrics_groups(metrics)
+    rows = [r for _, rs in groups for r in rs]
     if not rows:
         return ""
     wk = max(len(k) for k, _ in rows)
     wv = max(len(v) for _, v in rows)
-    return "\n".join(f"{k:<{wk}}  {v:>{wv}}" for k, v in rows) + "\n"
+    lines = []
+    for title, rs in groups:
+        lines.append(title)
+        lines += [f"  {k:<{wk}}  {v:>{wv}}" for k, v in rs]
+    return "\n".join(lines) + "\n"

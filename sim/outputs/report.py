@@ -24,7 +24,7 @@ from typing import Any
 
 from sim.core.errors import UserInputError
 from sim.core.page import SYNC_AXES_JS, script_json
-from sim.outputs.metrics import Table, compute_metrics, drawdown_series, metrics_rows, read_run_dir
+from sim.outputs.metrics import Table, compute_metrics, drawdown_series, metrics_groups, read_run_dir
 
 REQUIRED_FILES = ("manifest.json", "bars.csv")
 TABLES = ("bars", "features", "orders", "fills", "positions", "equity")  # the CSVs the page uses
@@ -224,6 +224,7 @@ h1 { font-size: 20px; } .note { color: #666; font-size: 13px; }
 .chart { width: 100%; margin-bottom: 8px; } .empty { color: #888; padding: 16px 0; }
 table.metrics { border-collapse: collapse; font-family: ui-monospace, monospace; font-size: 13px; }
 table.metrics td { padding: 2px 12px; border-bottom: 1px solid #eee; } table.metrics td.v { text-align: right; }
+table.metrics tr.group th { text-align: left; padding: 10px 12px 2px; font-family: sans-serif; font-size: 14px; }
 """
 
 
@@ -256,8 +257,10 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     from plotly.offline import get_plotlyjs
 
     scenario = str(manifest.get("scenario", run_dir.name))
-    rows = "\n".join(f"<tr><td>{html.escape(k)}</td><td class=\"v\">{html.escape(v)}</td></tr>"
-                     for k, v in metrics_rows(metrics))
+    rows = "\n".join(
+        f"<tr class=\"group\"><th colspan=\"2\">{html.escape(title)}</th></tr>\n"
+        + "\n".join(f"<tr><td>{html.escape(k)}</td><td class=\"v\">{html.escape(v)}</td></tr>" for k, v in group)
+        for title, group in metrics_groups(metrics))
     thinned = any(_stride(len(tables.get(t, {}).get(c, []))) > 1
                   for t, c in (("bars", "ts_min_ms"), ("features", "ts_min_ms"), ("equity", "ts_ms")))
     note = (f"Minute series thinned for display to at most {MAX_POINTS} points; metrics use every row."

@@ -168,6 +168,12 @@ class StrategyPlugin:
         """The strategy's summary; None: the run's standard summary (counts and metrics)."""
         return None
 
+    def equity_curve(self, strategy: Strategy) -> tuple[list[int], list[float]] | None:
+        """The strategy's own equity curve when the run records none (`pipeline_exports` false):
+        (timestamps in ms of each daily mark, portfolio values), the initial capital first at the time
+        it stands. The run computes the return-based metrics of it; None: no curve."""
+        return None
+
     def report_page(self, run_dir: Path) -> str | None:
         """The strategy's self-contained HTML report page of a run directory, or None for the
         standard report."""

@@ -11,7 +11,7 @@ import pytest
 
 from sim.core.errors import UserInputError
 from sim.outputs.exports import csv_text, json_text
-from sim.outputs.metrics import compute_metrics, metrics_table, quantile, read_run_dir, sharpe_ratio
+from sim.outputs.metrics import compute_metrics, metrics_table, quantile, read_run_dir
 
 T0 = 1_709_251_200_000  # 2024-03-01T00:00:00Z, a UTC midnight
 MIN = 60_000
@@ -26,10 +26,15 @@ def equity_table(values: list[float], *, realized: float = 0.0, fees: float = 0.
             "funding": [funding] * n, "equity": values}
 
 
-def positions_table(rows: list[tuple[str, float, float, float]]) -> dict[str, list]:
-    """rows: (status, realized_pnl, fees_paid, funding_paid)."""
-    return {"id": [str(i) for i in range(len(rows))], "status": [r[0] for r in rows],
-            "realized_pnl": [r[1] for r in rows], "fees_paid": [r[2] for r in rows],
+def positions_table(rows: list[tuple], *, tags: list[str] | None = None, sides: list[str] | None = None,
+                    held_min: list[int] | None = None) -> dict[str, list]:
+    """rows: (status, realized_pnl, fees_paid, funding_paid); trade i opens at T0 + i hours."""
+    n = len(rows)
+    held = held_min or [1] * n
+    return {"id": [str(i) for i in range(n)], "ts_ms_open": [T0 + i * 3_600_000 for i in range(n)],
+            "ts_ms_close": [T0 + i * 3_600_000 + held[i] * MIN for i in range(n)],
+            "side": sides or ["LONG"] * n, "strategy_tag": tags or ["breakin"] * n,
+            "status": [r[0] for r in rows], "realized_pnl": [r[1] for r in rows], "fees_paid": [r[2] for r in rows],
             "funding_paid": [r[3] for r in rows]}
 
 
@@ -117,25 +122,97 @@ def test_spread_paid_without_a_mid_column() -> None:
 
 def test_sharpe_is_none_when_undefined() -> None:
     assert metrics()["sharpe"] is None                                         # no curve
-    assert metrics(equity=equity_table([1000.0, 1001.0]))["sharpe"] is None    # one return
+    m = metrics(equity=equity_table([1001.0]))                                 # one return, from the initial 1000
+    assert m["sharpe"] is None and m["sharpe_returns"] == 1
     assert metrics(equity=equity_table([1000.0] * 50))["sharpe"] is None       # zero variance
-    m = metrics(equity=equity_table([1000.0, 1001.0, 1000.0, 1002.0]))
+    m = metrics(equity=equity_table([1001.0, 1000.0, 1002.0]))
     assert m["sharpe"] is not None and m["sharpe_basis"] == "minute" and m["sharpe_returns"] == 3
 
 
-def test_sharpe_uses_daily_returns_over_full_utc_days() -> None:
-    # Hourly rows over 3 days and a bit: midnights T0, T0+1d, T0+2d, T0+3d inside the curve.
-    levels = {0: 1000.0, 1: 1010.0, 2: 1000.0, 3: 1030.0}
-    values = [levels[h // 24] if h % 24 == 0 else 5000.0 + h for h in range(3 * 24 + 5)]
-    value, basis, n = sharpe_ratio([T0 + h * 3_600_000 for h in range(len(values))], values)
-    assert (basis, n) == ("daily", 3)
+def test_the_initial_equity_is_the_first_level_of_the_minute_returns() -> None:
+    m = metrics(equity=equity_table([1010.0, 1000.0, 1030.0], t0=T0 + MIN))
     r = [1010.0 / 1000.0 - 1.0, 1000.0 / 1010.0 - 1.0, 1030.0 / 1000.0 - 1.0]
     mean = math.fsum(r) / 3
     sd = math.sqrt(math.fsum((x - mean) ** 2 for x in r) / 2)
-    assert value == mean / sd * math.sqrt(365)
-    # Two midnights only (a day and a bit): per-minute returns instead.
-    _, basis, _ = sharpe_ratio([T0 + h * 3_600_000 for h in range(30)], [1000.0 + h for h in range(30)])
-    assert basis == "minute"
+    assert m["sharpe_returns"] == 3 and m["sharpe"] == mean / sd * math.sqrt(525_600)
+
+
+def test_sharpe_uses_daily_returns_over_full_utc_days() -> None:
+    # Hourly rows from T0 + 1h over 3 days and a bit; the run starts at T0 with 1000: midnights T0 (the
+    # initial equity), T0+1d, T0+2d, T0+3d inside the curve.
+    levels = {1: 1010.0, 2: 1000.0, 3: 1030.0}
+    values = [levels[h // 24] if h % 24 == 0 else 5000.0 + h for h in range(1, 3 * 24 + 5)]
+    eq = equity_table(values, t0=T0 + 3_600_000, step=3_600_000)
+    m = metrics(equity=eq, start_ms=T0)
+    assert (m["sharpe_basis"], m["sharpe_returns"]) == ("daily", 3)
+    r = [1010.0 / 1000.0 - 1.0, 1000.0 / 1010.0 - 1.0, 1030.0 / 1000.0 - 1.0]
+    mean = math.fsum(r) / 3
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in r) / 2)
+    assert m["sharpe"] == mean / sd * math.sqrt(365)
+    # A day and a bit (two midnights): per-minute returns instead.
+    m = metrics(equity=equity_table([1000.0 + h for h in range(1, 30)], t0=T0 + 3_600_000, step=3_600_000),
+                start_ms=T0)
+    assert m["sharpe_basis"] == "minute"
+
+
+def test_a_run_of_exactly_two_full_days_has_two_daily_returns() -> None:
+    # Minute rows close T0+1m .. T0+2d: the run starts at the midnight T0 and ends at the midnight T0+2d.
+    n = 2 * 1440
+    values = [1000.0 + (5.0 if i < 1440 else -3.0) * (i + 1) / 1440 for i in range(n)]
+    m = metrics(equity=equity_table(values, t0=T0 + MIN))
+    assert (m["sharpe_basis"], m["sharpe_returns"]) == ("daily", 2)
+    assert m["cagr_pct"] == 100.0 * ((values[-1] / 1000.0) ** (365 / 2) - 1.0)
+
+
+def test_a_first_row_before_the_start_is_an_error() -> None:
+    with pytest.raises(UserInputError, match="before the run's start"):
+        metrics(equity=equity_table([1000.0]), start_ms=T0 + MIN)
+
+
+def test_trade_statistics_by_hand() -> None:
+    pos = positions_table([
+        ("CLOSED", 10.0, 1.0, 0.0),    # net +9, gross win
+        ("STOPPED", -5.0, 1.0, 0.0),   # net -6
+        ("CLOSED", -1.0, 1.0, 0.0),    # net -2
+        ("CLOSED", 1.0, 1.5, 0.0),     # net -0.5, a gross win but a net loss
+        ("CLOSED", 4.0, 1.0, 0.0),     # net +3
+        ("OPEN", 100.0, 1.0, 0.0),     # not a trade yet
+    ], tags=["breakin", "breakin", "failbreak", "", "failbreak", "breakin"],
+       sides=["LONG", "SHORT", "SHORT", "LONG", "LONG", "LONG"], held_min=[3, 5, 1, 10, 2, 7])
+    m = metrics(positions=pos)
+    assert m["trades"] == 5 and (m["wins"], m["losses"]) == (2, 3)
+    assert m["win_rate"] == 0.4 and m["win_rate_gross"] == 0.6
+    assert m["profit_factor"] == 12.0 / 8.5
+    assert m["payoff_ratio"] == 6.0 / (8.5 / 3)
+    assert (m["largest_win"], m["largest_loss"]) == (9.0, -6.0)
+    assert m["longest_losing_streak"] == 3
+    assert m["avg_holding_minutes"] == 21 / 5 and m["median_holding_minutes"] == 3.0
+    assert sorted(m["by_setup"]) == ["breakin", "failbreak", "untagged"]
+    assert m["by_setup"]["failbreak"] == {"trades": 2, "wins": 1, "losses": 1, "win_rate": 0.5, "net_pnl": 1.0,
+                                          "pnl_per_trade": 0.5, "profit_factor": 1.5, "avg_holding_minutes": 1.5}
+    assert m["by_setup"]["untagged"]["profit_factor"] == 0.0
+    assert m["by_side"]["long"]["trades"] == 3 and m["by_side"]["short"]["net_pnl"] == -8.0
+    assert m["by_side"]["short"]["profit_factor"] == 0.0 and m["by_side"]["short"]["win_rate"] == 0.0
+    assert m["by_side"]["long"]["profit_factor"] == 12.0 / 0.5
+    assert metrics(positions=positions_table([("CLOSED", 2.0, 1.0, 0.0)]))["profit_factor"] is None  # no loss
+
+
+def test_exposure_and_turnover() -> None:
+    eq = equity_table([1000.0] * 4)
+    eq["position_qty"] = [0.0, 0.5, -0.5, 0.0]
+    fills = fills_table([("buy", 100.0, 2.0, 100.0, "taker"), ("sell", 110.0, 2.0, 110.0, "maker")])
+    m = metrics(equity=eq, fills=fills)
+    assert m["exposure_pct"] == 50.0
+    assert m["turnover"] == (200.0 + 220.0) / 1000.0
+    assert metrics()["exposure_pct"] is None and metrics()["turnover"] == 0.0
+
+
+def test_longest_drawdown_and_calmar_by_hand() -> None:
+    # 1000 (start) -> 1100 -> 990 -> 1050 -> 1100 (recovered after 3 minutes) -> 1000 (2 minutes under at the end)
+    m = metrics(equity=equity_table([1100.0, 990.0, 1050.0, 1100.0, 1000.0, 1000.0], t0=T0 + MIN))
+    assert m["longest_drawdown_days"] == 3 * MIN / DAY
+    assert m["calmar"] == (m["cagr_pct"] / 100.0) / 0.1
+    assert metrics(equity=equity_table([1000.0, 1001.0]))["longest_drawdown_days"] == 0.0
 
 
 def test_ambiguous_fraction_over_defined_minutes() -> None:
@@ -196,10 +273,13 @@ def test_read_run_dir_names_the_file_row_and_column_of_a_bad_value(tmp_path: Pat
         read_run_dir(tmp_path)
 
 
-def test_metrics_table_lists_every_value_aligned() -> None:
+def test_metrics_table_lists_every_value_aligned_under_group_titles() -> None:
     m = metrics(equity=equity_table([1000.0, 1010.0]))
-    text = metrics_table(m)
-    lines = text.splitlines()
+    lines = metrics_table(m).splitlines()
     assert any(line.split() == ["final_equity", "1010.0"] for line in lines)
     assert any(line.split() == ["spread_paid.avg", "-"] for line in lines)
-    assert len({len(line) for line in lines}) == 1  # one column width
+    rows = [line for line in lines if line.startswith("  ")]
+    assert len({len(line) for line in rows}) == 1  # one column width
+    titles = [line for line in lines if not line.startswith("  ")]
+    assert titles == ["Account", "Returns and risk", "Trades", "Execution", "Features"]  # no trade: no groups of them
+    assert lines.index("Returns and risk") < next(i for i, x in enumerate(lines) if x.split()[:1] == ["sortino"])

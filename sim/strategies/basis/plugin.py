@@ -12,7 +12,7 @@ parameters are all in `strategy_params`, and their hash is the run's config hash
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
@@ -120,6 +120,15 @@ class BasisPlugin(StrategyPlugin):
 
     def summary(self, strategy: Any, ctx: StrategyContext, info: RunInfo) -> dict[str, Any]:
         return summarize(strategy, info.synthetic_contracts)
+
+    def equity_curve(self, strategy: Any) -> tuple[list[int], list[float]]:
+        """The capital at the entry day's start, then each daily mark at the end of its day (the
+        `portfolio_value_usd` of daily_pnl_tracker.csv)."""
+        ms_per_day = NS_PER_DAY // 1_000_000
+        ts = [strategy.entry_day * ms_per_day]
+        ts += [(day_of(date.fromisoformat(r[0])) + 1) * ms_per_day for r in strategy.daily_rows]
+        values = [strategy.p.capital_usd] + [r[DAILY_COLUMNS.index("portfolio_value_usd")] for r in strategy.daily_rows]
+        return ts, values
 
     def report_page(self, run_dir: Path) -> str | None:
         from sim.strategies.basis.report import report_page
