@@ -17,6 +17,8 @@ REQUIRED = {
     "entry_completes_24h", "entry_behind_aggressive", "contract_choice_by_basis", "pov_cap_binding",
     "final_sweep_completes", "roll_at_2_days", "roll_year_end", "roll_partial_slice", "rehedge_triggered",
     "rehedge_not_triggered", "delta_usd_neutral_vs_seed", "unwind_flat", "fees_charged",
+    # shown in test_basis_roll_hedge.py
+    "roll_sizing_spot_hedge", "roll_sizing_old_leg_delta_drifts", "financing_on_negative_cash",
 }
 
 
