@@ -162,10 +162,17 @@ def summary_table(result: Any, market: dict[str, Any]) -> str:
         ("futures_pnl_usd", _usd(round(fut, 2)), f"realized {_usd(s['futures_realized_pnl_usd'])}, "
                                                 f"unrealized at the last mark {_usd(round(unreal, 2))}"),
         ("fees_usd", _usd(s["fees_usd"]), ""),
+        ("financing_cost_usd", _usd(s["financing_cost_usd"]),
+         f"{100 * s['financing_rate_annual']:g} %/yr on negative cash, act/365, daily"),
+        ("min_cash_usd", _usd(s["min_cash_usd"]), f"on {s['min_cash_date']}; below 0 the run borrows"),
+        ("peak_gross_leverage", f"{s['peak_gross_leverage']:.2f}",
+         f"on {s['peak_gross_leverage_date']}: (spot + futures notional) / equity; 2 = fully funded and hedged"),
         ("basis_harvested_usd", _usd(s["basis_harvested_usd"]), "the carry: sum over futures fills of n x CV / (F/S)"),
-        ("hedge_residual_usd", _usd(s["hedge_residual_usd"]), "total + fees - basis harvested"),
+        ("hedge_residual_usd", _usd(s["hedge_residual_usd"]), "total + fees + financing - basis harvested"),
         ("return_pct", f"{s['return_pct']:.4f}", f"on {_usd(s['capital_usd'])} capital"),
-        ("rolls", str(len(rolls)), "; ".join(f"{r['day']} {r['from']}->{r['to']}" for r in rolls)),
+        ("rolls", str(len(rolls)), "; ".join(f"{r['day']} {r['from']}->{r['to']} "
+                                             f"({r['bought_contracts']}->{r['sold_contracts']} ct)" for r in rolls)
+         + f"; sizing {s['roll_sizing']}"),
         ("rehedges", str(s["rehedges"]), f"delta model {s.get('delta_model')}"),
         ("flat_at_end", "yes" if s["flat_at_end"] else "NO", ""),
     ]

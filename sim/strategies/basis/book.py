@@ -3,9 +3,16 @@ account — what the portfolio is worth and where its PnL came from (DESIGN §9)
 
 Cash starts at the capital. A spot buy pays price × qty plus its fee; a sale receives it less the
 fee. An inverse fill's realized BTC PnL and its fee (charged in BTC) are turned into USD at the
-spot price of the fill, the seeds' convention, and settled into cash then. So the portfolio value
-`cash + spot BTC × spot + Σ unrealized BTC × spot` always equals
-`capital + spot PnL + futures realized + futures unrealized − fees`: the accounting identity.
+spot price of the fill, the seeds' convention, and settled into cash then. Cash can go negative
+(spot bought on credit, futures losses paid out): that borrowing costs `financing_rate_annual` a
+year, act/365, charged on the negative balance at each day's mark and taken from cash. So the
+portfolio value `cash + spot BTC × spot + Σ unrealized BTC × spot` always equals
+`capital + spot PnL + futures realized + futures unrealized − fees − financing`: the accounting
+identity.
+
+Gross notional: the spot leg at the spot mark plus every quarterly's face value (|contracts| × CV
+USD, the notional of an inverse contract); gross leverage is that over the portfolio value. A
+fully funded, fully hedged book is 2× on this measure; above 2× the book is borrowing.
 
 The basis harvested: a short of n contracts opened at basis b0 (F/S − 1 at the fill) and bought
 back at b1, hedged by the spot it stands for, makes `n × CV × (1/(1+b1) − 1/(1+b0))` USD whatever
@@ -59,6 +66,7 @@ class BasisBook:
     futures: dict[str, InversePosition] = field(default_factory=dict)
     cash: float = 0.0
     harvested: float = 0.0
+    financing: float = 0.0  # USD paid for negative cash so far
 
     def __post_init__(self) -> None:
         self.cash = self.capital
@@ -76,6 +84,18 @@ class BasisBook:
         self.cash += (realized.usd if realized else 0.0) - fee_btc * spot_px
         self.harvested += side * contracts * pos.cv / (price / spot_px)
         return realized
+
+    def charge_financing(self, rate_annual: float, days: float = 1.0) -> float:
+        """Charges `days` (act/365) of interest on negative cash; returns the charge."""
+        if self.cash >= 0 or rate_annual <= 0:
+            return 0.0
+        charge = -self.cash * rate_annual * days / 365.0
+        self.cash -= charge
+        self.financing += charge
+        return charge
+
+    def gross_notional(self, spot_px: float) -> float:
+        return abs(self.spot.qty) * spot_px + sum(abs(p.contracts) * p.cv for p in self.futures.values())
 
     def open_futures(self) -> dict[str, InversePosition]:
         """Positions with contracts, by expiry then symbol."""
@@ -97,3 +117,9 @@ class BasisBook:
 
     def net_delta(self, spot_px: float, model: DeltaModel) -> float:
         return self.spot.qty + sum(p.delta_btc(spot_px, model) for p in self.futures.values() if p.contracts)
+
+    def unhedged_btc(self, excluding: str) -> float:
+        """The spot BTC that the shorts other than `excluding` leave unhedged (USD-neutral delta):
+        what a short replacing `excluding` must hedge for the book to be flat."""
+        return self.spot.qty + sum(p.contracts * p.cv * p.entry_inv for s, p in self.futures.items()
+                                   if p.contracts and s != excluding)

@@ -62,6 +62,10 @@ class Roll(Pacing):
     window_days: int = Field(2, ge=0)
     #: slot weights from the volume profile of this many days before the roll day
     volume_lookback_days: int = Field(21, gt=0)
+    #: the new short's size: `spot_hedge` (the seed's rule) hedges the spot BTC the other shorts leave
+    #: unhedged, converted to contracts at the new contract's price slot by slot; `old_leg_delta` carries
+    #: the old short's BTC delta over, converted once at the roll's first minute (drifts in a trend)
+    sizing: Literal["spot_hedge", "old_leg_delta"] = "spot_hedge"
 
 
 class Unwind(Pacing):
@@ -111,6 +115,9 @@ class BasisParams(_Strict):
     entry_date: date | None = None
     end_date: date | None = None
     spot_symbol: str = "BTCUSDT"
+    #: the yearly rate charged on negative cash (borrowed USD), act/365 at each day's mark; the seeds
+    #: assume free financing (0)
+    financing_rate_annual: float = Field(0.0, ge=0, allow_inf_nan=False)
     entry: Entry = Field(default_factory=Entry)
     roll: Roll = Field(default_factory=Roll)
     unwind: Unwind = Field(default_factory=Unwind)

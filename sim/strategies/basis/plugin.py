@@ -37,7 +37,9 @@ ROLL_COLUMNS = ("ts", "symbol", "side", "price", "filled_qty", "attempts", "slot
 PNL_COLUMNS = ("timestamp", "symbol", "pnl_usd", "source", "contracts", "price", "spot_px", "pnl_btc")
 REHEDGE_COLUMNS = ("timestamp", "symbol", "side", "qty", "price", "net_delta_btc", "reason")
 DAILY_COLUMNS = ("date", "spot_price", "portfolio_value_usd", "daily_pnl_usd", "cumulative_pnl_usd",
-                 "spot_mtm_pnl_usd", "futures_unrealized_pnl_usd", "futures_realized_pnl_usd", "fees_usd")
+                 "spot_mtm_pnl_usd", "futures_unrealized_pnl_usd", "futures_realized_pnl_usd", "fees_usd",
+                 # beyond the seed's columns: the borrowing, the leverage and the hedge error at the mark
+                 "cash_usd", "financing_cost_usd", "gross_leverage", "net_delta_btc", "net_delta_pct_of_spot")
 UNWIND_COLUMNS = ("ts", "slot", "symbol", "side", "price", "filled_qty", "attempts", "basis_bps", "pov", "child_btc",
                   "aggressive")
 ORDER_COLUMNS = ("order_id", "decision_ts", "symbol", "side", "type", "price", "qty", "reason", "state")
@@ -181,13 +183,23 @@ def _cents(x: float) -> float:
 
 
 def summarize(s: BasisStrategy, synthetic_contracts: tuple[str, ...]) -> dict[str, Any]:
-    """The summary table: total, spot and futures PnL, fees, the basis harvested, rolls, re-hedges."""
+    """The summary table: total, spot and futures PnL, fees, financing, the basis harvested, the
+    borrowing and the leverage, rolls (with their sizes), re-hedges.
+
+    `min_cash_usd`/`min_cash_date`: the lowest cash balance after any fill or financing charge.
+    `peak_gross_leverage`/`_date`: the highest, over the daily marks, of (spot BTC × spot +
+    Σ |contracts| × CV) / portfolio value — 2× is a fully funded hedged book, above it is borrowed.
+    `financing_cost_usd`: interest on negative cash at `financing_rate_annual` (act/365, daily at
+    the mark), already in the total PnL; the hedge residual leaves it out with the fees."""
     last = s.daily_rows[-1] if s.daily_rows else None
     spot_px = s.view.mid(s.p.spot_symbol)
     total = (last[2] - s.p.capital_usd) if last else 0.0
     spot_pnl = s.book.spot.pnl(spot_px) if math.isfinite(spot_px) else 0.0
     fut = s.book.futures_realized()
     fees = s.book.fees_usd()
+    financing = s.book.financing
+    levered = [(r[11], r[0]) for r in s.daily_rows if math.isfinite(r[11])]
+    peak = max(levered, key=lambda x: x[0]) if levered else (math.nan, None)  # the first day on ties
     return {
         "capital_usd": s.p.capital_usd,
         "final_value_usd": _cents(last[2]) if last else s.p.capital_usd,
@@ -195,18 +207,38 @@ def summarize(s: BasisStrategy, synthetic_contracts: tuple[str, ...]) -> dict[st
         "spot_pnl_usd": _cents(spot_pnl),
         "futures_realized_pnl_usd": _cents(fut),
         "fees_usd": _cents(fees),
+        "financing_rate_annual": s.p.financing_rate_annual,
+        "financing_cost_usd": _cents(financing),
+        "min_cash_usd": _cents(s.min_cash[0]),
+        "min_cash_date": _day(s.min_cash[1]),
+        "peak_gross_leverage": round(peak[0], 4),
+        "peak_gross_leverage_date": peak[1],
         "basis_harvested_usd": _cents(s.book.harvested),
-        "hedge_residual_usd": _cents(total + fees - s.book.harvested),
+        "hedge_residual_usd": _cents(total + fees + financing - s.book.harvested),
         "return_pct": round(100 * total / s.p.capital_usd, 4),
         "days": len(s.daily_rows),
-        "rolls": [{"day": r["day"], "from": r["from"], "to": r["to"]} for r in s.rolls],
+        "rolls": [_roll(r) for r in s.rolls],
+        "roll_sizing": s.p.roll.sizing,
         "rehedges": len(s.rehedge_rows),
         "flat_at_end": s.book.spot.qty <= 1e-9 and not s.book.open_futures(),
         "synthetic_contracts": list(synthetic_contracts),
         "delta_model": s.p.rehedge.delta_model,
         "fill_model": s.p.exchange.fill_model,
-        "entry_day": datetime.fromtimestamp(s.entry_day * 86_400, tz=UTC).strftime("%Y-%m-%d"),
-        "end_day": datetime.fromtimestamp(s.end_day * 86_400, tz=UTC).strftime("%Y-%m-%d"),
+        "entry_day": _day(s.entry_day),
+        "end_day": _day(s.end_day),
     }
 
 
+def _day(day: int) -> str:
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _roll(r: dict[str, Any]) -> dict[str, Any]:
+    """A roll and its sizes: contracts bought back and sold, the BTC the new short was to hedge and
+    the BTC its fills hedge (contracts × CV / fill price)."""
+    prog: RollProgram = r["program"]
+    legs = prog.legs()
+    return {"day": r["day"], "from": r["from"], "to": r["to"],
+            "bought_contracts": int(legs[0].filled) if legs else 0,
+            "sold_contracts": int(legs[1].filled) if len(legs) > 1 else 0,
+            "hedge_target_btc": round(prog.hedge_btc, 6), "hedge_sold_btc": round(prog.sold_btc, 6)}

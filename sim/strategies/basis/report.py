@@ -284,8 +284,10 @@ def _fmt(v: Any) -> str:
 
 
 _ORDER = ("entry_day", "end_day", "days", "capital_usd", "final_value_usd", "total_pnl_usd", "return_pct", "spot_pnl_usd",
-          "futures_realized_pnl_usd", "fees_usd", "basis_harvested_usd", "hedge_residual_usd", "rolls", "rehedges",
-          "flat_at_end", "synthetic_contracts", "delta_model", "fill_model")
+          "futures_realized_pnl_usd", "fees_usd", "financing_cost_usd", "financing_rate_annual", "min_cash_usd",
+          "min_cash_date", "peak_gross_leverage", "peak_gross_leverage_date", "basis_harvested_usd",
+          "hedge_residual_usd", "rolls", "roll_sizing", "rehedges", "flat_at_end", "synthetic_contracts", "delta_model",
+          "fill_model")
 
 
 def _summary_rows(summary: dict[str, Any], manifest: dict[str, Any]) -> list[tuple[str, str]]:

@@ -8,7 +8,11 @@ Everything happens at minute closes (every instrument's bar of the minute is in 
   it; on the end date the unwind starts instead;
 * at each day's end (the same instant, before the next day starts): on a loop day, a re-hedge when
   |net delta| > `threshold_pct` of the spot position — a market order on the held quarterly that
-  expires last — then the day's mark-to-market row.
+  expires last — then the day's mark: a day of interest on negative cash (`financing_rate_annual`,
+  act/365) and the mark-to-market row, with the cash, the gross leverage and the hedge error
+  (the USD-neutral net delta, in BTC and as a percentage of the spot position).
+The lowest cash balance of the run (after any fill or financing charge) and the day it happened
+are kept for the summary.
 Programs begin at their first minute close with prices and no re-hedge order working, so they
 see the book the re-hedge left.
 """
@@ -69,6 +73,7 @@ class BasisStrategy:
         self.rehedge_rows: list[tuple[Any, ...]] = []
         self.rolls: list[dict[str, Any]] = []
         self.marked_days: set[int] = set()
+        self.min_cash = (params.capital_usd, entry_day)  # (USD, day)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -120,8 +125,10 @@ class BasisStrategy:
                 ctx.alert("roll_impossible", f"{iso_day(day)}: {sym} is due to roll but the market has no contract "
                                              f"expiring {iso_ts(nxt)}")
                 continue
-            self.programs.append(RollProgram(t, self.p, self.spreads, lambda s=sym: self.book.futures[s], to))
-            self.rolls.append({"day": iso_day(day), "ts_ns": t, "from": sym, "to": to})
+            prog = RollProgram(t, self.p, self.spreads, lambda s=sym: self.book.futures[s], to,
+                               lambda s=sym: self.book.unhedged_btc(excluding=s))
+            self.programs.append(prog)
+            self.rolls.append({"day": iso_day(day), "ts_ns": t, "from": sym, "to": to, "program": prog})
 
     def _day_end(self, day: int, t: int, ctx: Any) -> None:
         busy = [p.kind for p in self._active() if p.start_ns < t]
@@ -157,13 +164,25 @@ class BasisStrategy:
         marks = {s: self.view.mid(s) for s in self.book.open_futures()}
         if not all(math.isfinite(m) for m in marks.values()):
             ctx.alert("no_mark", f"{iso_day(day)}: no price to mark {sorted(s for s, m in marks.items() if not math.isfinite(m))}")
+        self.book.charge_financing(self.p.financing_rate_annual)
+        self._note_cash(day)
         value = self.book.value(marks, spot_px)
+        leverage = self.book.gross_notional(spot_px) / value if value > 0 else math.nan
+        if not value > 0:
+            ctx.alert("equity_not_positive", f"{iso_day(day)}: portfolio value {value:.2f} USD; no gross leverage")
+        net = self.book.net_delta(spot_px, "usd_neutral")
+        spot_qty = self.book.spot.qty
         self.daily_rows.append((
             iso_day(day), spot_px, value, value - self.last_value, value - self.p.capital_usd,
             self.book.spot.pnl(spot_px), self.book.futures_unrealized(marks, spot_px), self.book.futures_realized(),
-            self.book.fees_usd(),
+            self.book.fees_usd(), self.book.cash, self.book.financing, leverage, net,
+            100.0 * net / spot_qty if spot_qty > 1e-9 else math.nan,
         ))
         self.last_value = value
+
+    def _note_cash(self, day: int) -> None:
+        if self.book.cash < self.min_cash[0]:
+            self.min_cash = (self.book.cash, day)
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -195,6 +214,7 @@ class BasisStrategy:
             if realized is not None:
                 self.pnl_rows.append((iso_ts(ev.ts_ns), sym, realized.usd, source, realized.contracts, ev.price,
                                       spot_px, realized.btc))
+        self._note_cash(ev.ts_ns // NS_PER_DAY)
         if ev.order_id == self.rehedge_order:
             self.rehedge_rows.append((iso_ts(order.decision_ts_ns), sym, "BUY" if ev.side > 0 else "SELL",
                                       int(round(ev.qty)), ev.price, self._rehedge_delta,

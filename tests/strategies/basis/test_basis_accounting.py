@@ -1,6 +1,6 @@
 """The accounting identity on every basis scenario: the final portfolio value less the capital is
-the spot PnL (from the spot fills alone) plus the futures PnL realized over every fill less fees,
-to the cent; and each day's PnL is the change in the portfolio value."""
+the spot PnL (from the spot fills alone) plus the futures PnL realized over every fill less fees
+and financing, to the cent; and each day's PnL is the change in the portfolio value."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def test_accounting_identity(name: str) -> None:
     prev = capital
     for d in daily:
         assert abs(d["daily_pnl_usd"] - (d["portfolio_value_usd"] - prev)) < 0.01, d["date"]
-        parts = capital + d["spot_mtm_pnl_usd"] + d["futures_unrealized_pnl_usd"] + d["futures_realized_pnl_usd"] - d["fees_usd"]
+        parts = (capital + d["spot_mtm_pnl_usd"] + d["futures_unrealized_pnl_usd"] + d["futures_realized_pnl_usd"]
+                 - d["fees_usd"] - d["financing_cost_usd"])
         assert abs(d["portfolio_value_usd"] - parts) < 0.01, d["date"]
         prev = d["portfolio_value_usd"]
     fills = table(sc, "fills.csv")
@@ -35,7 +36,8 @@ def test_accounting_identity(name: str) -> None:
     assert result(sc).summary["flat_at_end"]
     assert abs(final["spot_mtm_pnl_usd"] - spot_pnl) < 0.01
     assert abs(final["futures_realized_pnl_usd"] - futures_realized) < 0.01
-    assert abs((final["portfolio_value_usd"] - capital) - (spot_pnl + futures_realized - final["fees_usd"])) < 0.01
+    assert abs((final["portfolio_value_usd"] - capital)
+               - (spot_pnl + futures_realized - final["fees_usd"] - final["financing_cost_usd"])) < 0.01
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -17,7 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE = REPO / "tests" / "fixtures" / "basis_synthetic_roll.yaml"
-MONEY = ("total_pnl_usd", "spot_pnl_usd", "fees_usd", "basis_harvested_usd", "hedge_residual_usd")
+MONEY = ("total_pnl_usd", "spot_pnl_usd", "fees_usd", "basis_harvested_usd", "hedge_residual_usd", "financing_cost_usd",
+         "min_cash_usd")
 
 
 def sim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -68,6 +69,7 @@ def test_a_short_real_run_writes_the_run_dir_and_prints_the_table(data_root: Pat
         summary["futures_realized_pnl_usd"] + float(daily[-1]["futures_unrealized_pnl_usd"]), abs=0.01)
     assert float(rows["return_pct"]) == pytest.approx(summary["return_pct"], abs=5e-5)
     assert int(rows["rolls"]) == len(summary["rolls"]) and int(rows["rehedges"]) == summary["rehedges"]
+    assert float(rows["peak_gross_leverage"]) == pytest.approx(summary["peak_gross_leverage"], abs=0.005)
     assert rows["flat_at_end"] == ("yes" if summary["flat_at_end"] else "NO")
     synthetic = [x for x in lines if x.startswith("synthetic contracts:")]
     assert len(synthetic) == 1 and "BTCUSD_211231" in synthetic[0] and "6 %/yr" in synthetic[0]
