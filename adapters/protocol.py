@@ -21,6 +21,8 @@ class OrderRequest:
     intent: Literal["entry", "exit", "other"] = "other"
     reason: str = ""
     symbol: str | None = None  # the instrument; None is the run's main one
+    time_in_force: Literal["GTC", "IOC", "FOK", "PostOnly"] = "GTC"
+    reduce_only: bool = False
 
 
 class ExchangeAdapter(Protocol):

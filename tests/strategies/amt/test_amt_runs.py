@@ -7,6 +7,7 @@ costs, taker entries cost more than maker entries)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sqlite3
@@ -37,7 +38,7 @@ def _available(path: Path) -> bool:
         sc = load_scenario(path)
         if sc.spec.strategy == "basis":  # its own outputs; tests/strategies/basis/test_basis_accounting.py checks them
             return False
-        run_module.build_sources(sc)
+        run_module.build_market(sc, sc.spec.seed)
     except ScenarioUnavailable:
         return False
     return True
@@ -74,8 +75,8 @@ def test_accounting_identity_on_every_scenario(results: dict[str, RunResult]) ->
 
 
 def _perturbed_after(ts_ns: int, shift: float) -> Any:
-    """A build_sources that moves every price after `ts_ns` by `shift`."""
-    real = run_module.build_sources
+    """A build_market whose sources move every price after `ts_ns` by `shift`."""
+    real = run_module.build_market
 
     class Shifted:
         def __init__(self, src: Any) -> None:
@@ -90,7 +91,11 @@ def _perturbed_after(ts_ns: int, shift: float) -> Any:
                         cols[n] = pc.if_else(after, pc.add(cols[n], shift), cols[n])
                 yield row0, pa.RecordBatch.from_arrays(list(cols.values()), schema=b.schema)
 
-    return lambda sc: [Shifted(s) for s in real(sc)]
+    def build(sc: Any, seed: int) -> Any:
+        market = real(sc, seed)
+        return dataclasses.replace(market, sources=[Shifted(s) for s in market.sources])
+
+    return build
 
 
 def test_changing_the_data_after_a_decision_does_not_change_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,7 +103,7 @@ def test_changing_the_data_after_a_decision_does_not_change_it(monkeypatch: pyte
     entries = [o for o in rows(base, "orders.csv") if o["intent"] == "entry"]
     assert entries, "the sample must trade"
     decision_ms = int(entries[0]["decision_ts_ms"])
-    monkeypatch.setattr(run_module, "build_sources", _perturbed_after(decision_ms * 1_000_000, 250.0))
+    monkeypatch.setattr(run_module, "build_market", _perturbed_after(decision_ms * 1_000_000, 250.0))
     moved = run(SAMPLE)
     before = [s for s in rows(base, "signals.csv") if int(s["ts_min_ms"]) <= decision_ms]
     assert before == [s for s in rows(moved, "signals.csv") if int(s["ts_min_ms"]) <= decision_ms]
