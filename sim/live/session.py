@@ -86,6 +86,10 @@ class LiveSession:
         params = plugin.params(spec.strategy_params, param_over, scenario.path)
         self.config: Config = load_config(overrides={**plugin.config_layers(spec.config, scenario.path), **config_over},
                                           origin=scenario.path)
+        if not self.config.require_manual_activation and settings.mode in ("shadow", "live"):
+            raise UserInputError(f"{scenario.path}: require_manual_activation: false is for paper sessions only; "
+                                 f"a {settings.mode} session sends orders to {settings.network} and needs an operator's "
+                                 "activation")
         # The emulator replays the scenario's window; the session covers it.
         self.start_ns, self.end_ns = spec.window.start_ns, spec.window.end_ns
         bars = self.config.feature_input == "bars"
@@ -99,10 +103,6 @@ class LiveSession:
         self.loop = EventLoop(self.clock, self.feed, self.timers, self.end_ns)  # type: ignore[arg-type]
         self._send_alert = send_alert
         self.mode: Mode = settings.mode
-        if not self.config.require_manual_activation and self.mode in ("shadow", "live"):
-            raise UserInputError(f"{scenario.path}: require_manual_activation: false is for paper sessions only; "
-                                 f"a {self.mode} session sends orders to {settings.network} and needs an operator's "
-                                 "activation")
         self.shadow: ShadowAdapter | None = None
         endpoint = settings.endpoint
         ws_base = "ws://" + endpoint.split("://", 1)[1].rstrip("/") if endpoint else None
