@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.core.yaml_file import read_mapping, validate
 
@@ -80,9 +80,12 @@ class Config(BaseModel):
     max_leverage: float = Field(10, gt=0)
     margin_mode: Literal["cross"] = "cross"
 
-    # Partial exits
+    # Partial exits. TP1 exits `tp1_pct` of the entry's contracts; TP2 exits `tp2_pct` of them, or
+    # what is left when that is less or when tp1_pct + tp2_pct covers the whole position (the
+    # default 30/70). A remainder after TP2 rides the stop (at breakeven after TP1) and the time
+    # stop, which trails while profitable.
     tp1_pct: float = Field(0.30, ge=0.0, le=1.0)
-    tp2_pct: float = Field(0.70, ge=0.0, le=1.0)
+    tp2_pct: float = Field(0.70, gt=0.0, le=1.0)
     move_stop_to_breakeven_after_tp1: bool = True
 
     # Risk
@@ -92,20 +95,26 @@ class Config(BaseModel):
     stop_buffer_ticks: int = Field(2, ge=0)
     max_daily_loss: float = Field(500.0, gt=0)
 
-    # Execution
-    fill_on_next_quote: bool = True
+    # Execution. Orders fill at the first quote (bars mode: kline) strictly after the decision;
+    # there is no other timing to choose, so `fill_on_next_quote` only admits true (docs/DECISIONS.md).
+    fill_on_next_quote: Literal[True] = True
     slippage_ticks_entry: int = Field(1, ge=0)
     slippage_ticks_exit: int = Field(1, ge=0)
     taker_fee_bps: float = 5
     maker_fee_bps: float = -1
     limit_order_timeout_minutes: int = Field(1, ge=0)
     use_limit_for_entry: bool = True
+    entry_time_in_force: Literal["GTC", "IOC", "FOK", "PostOnly"] = "GTC"  # of a limit entry
+    # false: exits are marketable limits (the close's mid beyond by slippage_ticks_exit), the rest
+    # turned into a market order after limit_order_timeout_minutes (at least one minute)
     use_market_for_exit: bool = True
 
     # Backtest
     funding_rate_8h_bps: float = 1
     initial_equity: float = Field(10_000.0, gt=0)
     flatten_at_end_minutes: int = Field(5, ge=0)
+    # The process pool `sim sweep` is to run its points on; no command reads it yet (today a sweep
+    # runs its points one after another and a run is one process): see docs/DECISIONS.md.
     backtest_workers: Literal["auto"] | int = "auto"
 
     # Modes
@@ -114,9 +123,10 @@ class Config(BaseModel):
 
     # Monitoring
     state_snapshot_interval_minutes: int = Field(5, gt=0)
-    log_features_every_minute: bool = True
+    log_features_every_minute: bool = True  # a live session's session.log: the minute's bar and features
 
-    # Startup
+    # Startup. false: a paper session activates itself once the warm-up is complete; a session
+    # that sends orders to a venue (shadow, live) refuses to start with it (docs/DECISIONS.md).
     require_manual_activation: bool = True
     warmup_minutes: int = Field(240, ge=0)
 
@@ -126,6 +136,12 @@ class Config(BaseModel):
         if isinstance(v, int) and v <= 0:
             raise ValueError("must be 'auto' or a positive integer")
         return v
+
+    @model_validator(mode="after")
+    def _split_fits(self) -> Config:
+        if self.tp1_pct + self.tp2_pct > 1.0 + 1e-9:
+            raise ValueError(f"tp2_pct: tp1_pct + tp2_pct must not exceed 1 (got {self.tp1_pct} + {self.tp2_pct})")
+        return self
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

@@ -8,10 +8,18 @@ fill belongs to (pro rata when one fill both closes and opens); funding to the p
 when it is charged. The strategy's plan for a position (setup tag, stop, targets, leverage,
 risk) travels on the order that opens it, as `Order.meta`, and later changes (stop to
 breakeven, the TP1 quantity) through `annotate`.
+
+The ledger refuses two fills outright, with a `LedgerError`, because each would leave a position
+nobody planned: a fill that opens a position (from flat, or the rest of one that crosses zero)
+from an order carrying no plan — no `strategy_tag` or no finite `stop_price` (targets may be NaN:
+a setup drops targets behind its signal) — and a fill of a reduce-only order (every exit) that
+would open, grow or cross a position. A strategy whose positions carry no plan by design (a
+plumbing probe) says so with `require_plan = False`; the reduce-only check holds for everyone.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import astuple, dataclass
 from typing import Any
 
@@ -24,8 +32,23 @@ POSITION_COLUMNS = ("id", "ts_ms_open", "ts_ms_close", "side", "entry_price", "e
 #: Plan fields an opening order's meta may carry.
 PLAN_FIELDS = ("stop_price", "tp1_price", "tp2_price", "strategy_tag", "leverage_used", "risk_pct_used")
 
+#: Plan fields an opening order's meta must carry (the targets may be NaN, not absent).
+REQUIRED_PLAN_FIELDS = ("strategy_tag", "stop_price", "tp1_price", "tp2_price")
+
 _EPS = 1e-12
 NAN = float("nan")
+
+
+class LedgerError(RuntimeError):
+    """A fill the ledger refuses: it would leave an unplanned position."""
+
+
+class PlanMissing(LedgerError):
+    """A fill would open a position whose order carries no plan."""
+
+
+class ReduceOnlyViolation(LedgerError):
+    """A reduce-only fill would open, grow or cross a position."""
 
 
 @dataclass
@@ -62,8 +85,10 @@ class TradeRecord:
 
 
 class TradeLedger:
-    def __init__(self) -> None:
+    def __init__(self, require_plan: bool = True) -> None:
         self.trades: list[TradeRecord] = []
+        #: False only for a strategy whose positions carry no plan by design (a plumbing probe)
+        self.require_plan = require_plan
 
     @property
     def open_trade(self) -> TradeRecord | None:
@@ -81,8 +106,13 @@ class TradeLedger:
             setattr(t, k, v)
 
     def on_fill(self, ts_ns: int, side: int, price: float, qty: float, fee: float, meta: dict[str, Any],
-                reason: str) -> None:
+                reason: str, *, order_id: str = "", reduce_only: bool = False) -> None:
+        """Books one fill. Raises `ReduceOnlyViolation` or `PlanMissing` (before changing
+        anything) when the fill would leave an unplanned position."""
         t = self.open_trade
+        opens = t is None or side == t.direction or qty - t.open_qty > _EPS  # the rest crosses zero
+        if opens:
+            self._check_opening(ts_ns, side, qty, t, meta, reason, order_id, reduce_only)
         if t is None:
             self._open(ts_ns, side, price, qty, fee, meta)
             return
@@ -106,6 +136,26 @@ class TradeLedger:
             t.status = "STOPPED" if reason.startswith("stop") else "CLOSED"
         if rest > _EPS:
             self._open(ts_ns, side, price, rest, fee * rest / qty, meta)
+
+    def _check_opening(self, ts_ns: int, side: int, qty: float, t: TradeRecord | None, meta: dict[str, Any],
+                       reason: str, order_id: str, reduce_only: bool) -> None:
+        what = (f"fill of order {order_id or '?'} ({reason or 'no reason'}, {'buy' if side > 0 else 'sell'} {qty:g}) "
+                f"at {ts_ns // NS_PER_MS} ms")
+        held = "flat" if t is None else f"{t.side} {t.open_qty:g}"
+        if reduce_only:
+            raise ReduceOnlyViolation(f"{what}: reduce-only, but the position is {held}; "
+                                      "it would open, grow or cross it")
+        if not self.require_plan or (t is not None and side == t.direction):
+            return  # adding to a planned position keeps its plan
+        stop = meta.get("stop_price")
+        bad = [k for k in REQUIRED_PLAN_FIELDS if k not in meta]
+        if not meta.get("strategy_tag"):
+            bad.append("strategy_tag")
+        if not isinstance(stop, (int, float)) or not math.isfinite(stop):
+            bad.append("stop_price")
+        if bad:
+            raise PlanMissing(f"{what}: would open a position from {held} with no plan "
+                              f"(missing or empty: {', '.join(sorted(set(bad)))})")
 
     def on_funding(self, paid: float) -> None:
         t = self.open_trade

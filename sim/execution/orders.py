@@ -80,6 +80,8 @@ class Order:
     meta: dict[str, Any] = field(default_factory=dict)
     history: list[tuple[int, OrderState]] = field(default_factory=list)
     symbol: str | None = None  # the instrument; None is the run's main one
+    time_in_force: str = "GTC"  # GTC | IOC | FOK | PostOnly, as sent to the adapter
+    reduce_only: bool = False  # may only shrink the position it trades against (the ledger checks)
 
     def apply(self, event: OrderEvent, ts_ns: int) -> OrderState:
         nxt = TRANSITIONS.get((self.state, event))

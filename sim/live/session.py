@@ -6,7 +6,9 @@ observation, warm-up, manual activation, mode switches, alerts and a status.
   for good in `dry_run`); once activated, to the paper engine (`paper`), to the shadow pair
   (`shadow`: paper fills drive the pipeline, the venue gets a mirror), or to the exchange (`live`).
 - Activation (§11.4, §16.1) needs a complete warm-up — `warmup_minutes` of market time since the
-  session's start — and a trading mode. A mode switch (§11.2) needs a flat book: no position and
+  session's start — and a trading mode. With `require_manual_activation: false` a paper session
+  activates itself at the first minute close after the warm-up (no order reaches a venue in
+  paper); a shadow or live session refuses to start with it: only an operator activates those. A mode switch (§11.2) needs a flat book: no position and
   no open order. Both are commands: the control server or the CLI queues them, and the session
   applies them between events (never inside a handler) and answers.
 - The session's clock is the exchange's time as the feed delivered it; the wall clock only
@@ -84,6 +86,10 @@ class LiveSession:
         params = plugin.params(spec.strategy_params, param_over, scenario.path)
         self.config: Config = load_config(overrides={**plugin.config_layers(spec.config, scenario.path), **config_over},
                                           origin=scenario.path)
+        if not self.config.require_manual_activation and settings.mode in ("shadow", "live"):
+            raise UserInputError(f"{scenario.path}: require_manual_activation: false is for paper sessions only; "
+                                 f"a {settings.mode} session sends orders to {settings.network} and needs an operator's "
+                                 "activation")
         # The emulator replays the scenario's window; the session covers it.
         self.start_ns, self.end_ns = spec.window.start_ns, spec.window.end_ns
         bars = self.config.feature_input == "bars"
@@ -229,6 +235,18 @@ class LiveSession:
         log.info("session activated in %s mode", self.mode)
         return Answer(True, f"activated: {self.mode}")
 
+    def _activate_itself(self) -> None:
+        """`require_manual_activation: false`: a paper session, still in observation, activates at
+        the first minute close with the warm-up complete (once; a replay after a crash does the
+        same at the same minute, so it is not a recorded command)."""
+        if (self.config.require_manual_activation or self.mode != "paper" or self.gate.active
+                or self.activated_at_ns is not None or self.halted or self.exchange.halted
+                or self.warmup_done_minutes() < self.settings.warmup_minutes):
+            return
+        answer = self.activate()
+        if not self.recovering:
+            log.info("require_manual_activation is false: %s", answer.message)
+
     def _open_orders(self) -> int:
         return sum(1 for o in self.ctx.orders.values() if o.is_open)
 
@@ -305,6 +323,7 @@ class LiveSession:
         self.recorder.on_event(ev)
         if isinstance(ev, MinuteClose):
             self._on_minute(ev)
+            self._activate_itself()
         if self.shadow is not None:
             self.shadow.on_paper(ev)
         self.strategy.on_event(ev, self.ctx)
@@ -316,9 +335,12 @@ class LiveSession:
             self._session_snapshot(ev.ts_ns, "SESSION_PERIODIC")
 
     def _log_event(self, ev: Event) -> None:
-        """Spec §15.3: the full feature snapshot every minute; the order lifecycle with submit
-        time, fill time, price, fee and slippage (risk events are the alerts, logged as raised)."""
+        """Spec §15.3: the full feature snapshot every minute (unless `log_features_every_minute`
+        is false); the order lifecycle with submit time, fill time, price, fee and slippage (risk
+        events are the alerts, logged as raised)."""
         if isinstance(ev, MinuteClose):
+            if not self.config.log_features_every_minute:
+                return
             row = {"bar": dataclasses.asdict(ev.bar), "features": dataclasses.asdict(ev.features)}
             log.info("minute %d features %s", ev.ts_ns // NS_PER_MS, _canon(row))
         elif isinstance(ev, Fill):

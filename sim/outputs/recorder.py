@@ -126,7 +126,8 @@ class Recorder:
             if not self.single_instrument:
                 return
             self.position.apply_fill(ev.side, ev.price, ev.qty, ev.fee)
-            self.ledger.on_fill(ev.ts_ns, ev.side, ev.price, ev.qty, ev.fee, order.meta, order.reason)
+            self.ledger.on_fill(ev.ts_ns, ev.side, ev.price, ev.qty, ev.fee, order.meta, order.reason,
+                                order_id=ev.order_id, reduce_only=order.reduce_only)
             self.fills.append((ev.order_id, ev.ts_ns // NS_PER_MS, _side(ev.side), ev.price, ev.qty, ev.fee,
                                ev.liquidity, ev.mid))
         elif isinstance(ev, Funding) and self.position.qty != 0.0:

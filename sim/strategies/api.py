@@ -107,15 +107,28 @@ class StrategyContext:
         reason: str = "",
         meta: dict[str, Any] | None = None,
         symbol: str | None = None,
+        time_in_force: Literal["GTC", "IOC", "FOK", "PostOnly"] = "GTC",
+        reduce_only: bool = False,
+        decided_ns: int | None = None,
     ) -> str:
         """Queues an order; it is sent when the current handler returns. Returns its id.
 
         `meta` is the plan of the position an entry opens (see `sim.execution.ledger.PLAN_FIELDS`);
-        `symbol` the instrument in a run of several (None: the main one)."""
+        `symbol` the instrument in a run of several (None: the main one); `time_in_force` and
+        `reduce_only` go to the adapter as Bybit's `timeInForce` and `reduceOnly` (a reduce-only
+        fill that would open or grow a position is refused by the trade ledger); `decided_ns` the
+        time it was decided when that was earlier than now (an order held back until another
+        filled: its `decision_ts` stays the decision's)."""
+        if time_in_force not in ("GTC", "IOC", "FOK", "PostOnly"):
+            raise ValueError(f"time_in_force must be GTC, IOC, FOK or PostOnly, not {time_in_force!r}")
         self._next_id += 1
         cid = f"{self._name}-{self._next_id:06d}"
-        order = Order(cid, side, order_type, qty, price, intent, reason, self.now_ns(), meta=dict(meta or {}),
-                      symbol=symbol)
+        now = self.now_ns()
+        if decided_ns is not None and decided_ns > now:
+            raise ValueError(f"decided_ns {decided_ns} is after now {now}")
+        order = Order(cid, side, order_type, qty, price, intent, reason, now if decided_ns is None else decided_ns,
+                      meta=dict(meta or {}),
+                      symbol=symbol, time_in_force=time_in_force, reduce_only=reduce_only)
         self.orders[cid] = order
         self._commands.append(("submit", order))
         return cid
@@ -138,7 +151,9 @@ class StrategyContext:
                 self._on_order(order)
                 self._adapter.submit(
                     OrderRequest(order.client_order_id, order.side, order.order_type, order.qty,  # type: ignore[arg-type]
-                                 order.price, order.intent, order.reason, order.symbol),  # type: ignore[arg-type]
+                                 order.price, order.intent, order.reason, order.symbol,  # type: ignore[arg-type]
+                                 time_in_force=order.time_in_force,  # type: ignore[arg-type]
+                                 reduce_only=order.reduce_only),
                     now,
                 )
                 sent = True

@@ -36,7 +36,7 @@ class HourlyProbe:
         self._closing = False
 
     def on_start(self, ctx: StrategyContext) -> None:
-        pass
+        ctx.ledger.require_plan = False  # plumbing: its positions carry no plan (no tag, no stop)
 
     def on_event(self, event: Event, ctx: StrategyContext) -> None:
         if not isinstance(event, MinuteClose):

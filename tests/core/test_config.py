@@ -24,7 +24,7 @@ state_snapshot_interval_minutes log_features_every_minute require_manual_activat
 #: Keys the spec leaves open and DESIGN §8 / docs/FEATURES.md settle.
 FEATURE_CHOICE_KEYS = "side_source quote_alignment order_flow_source bvc_lookback_minutes feature_input".split()
 #: Keys the strategy and backtests need that the spec leaves open (docs/DECISIONS.md, amt strategy).
-STRATEGY_CHOICE_KEYS = "qimb_source max_daily_loss initial_equity flatten_at_end_minutes".split()
+STRATEGY_CHOICE_KEYS = "qimb_source max_daily_loss initial_equity flatten_at_end_minutes entry_time_in_force".split()
 
 
 def test_default_file_has_exactly_the_spec_parameters_and_model_defaults_agree() -> None:

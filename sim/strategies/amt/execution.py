@@ -1,6 +1,15 @@
-"""The execution engine (spec §10): entries as limit orders at the signal price that turn into
-market orders after `limit_order_timeout_minutes`, exits as market orders, over the adapter
-protocol only (everything goes through `StrategyContext`, outcomes come back as events).
+"""The execution engine (spec §10): entries as limit orders at the signal price (time in force
+`entry_time_in_force`) that turn into market orders after `limit_order_timeout_minutes`, exits
+as reduce-only market orders, over the adapter protocol only (everything goes through
+`StrategyContext`, outcomes come back as events).
+
+At most one exit works at a time: `exit` refuses to send a second one (a caller must look with
+`has("exit")` first), so a position can never be closed twice and the second close open a
+position nobody planned. With `use_market_for_exit: false` an exit is a marketable limit —
+priced `slippage_ticks_exit` ticks beyond the minute close's mid on the tick grid, so it crosses
+the book on arrival — whose unfilled rest becomes a reduce-only market order after
+`limit_order_timeout_minutes` (at least one minute), through the same cancel-first conversion as
+an entry's; the exit stays the one working exit throughout.
 
 A timed-out limit is first cancelled; only when the cancel is confirmed is the remainder sent
 as a market order — if the limit filled meanwhile the cancel is rejected and nothing more is
@@ -14,6 +23,7 @@ position built from our own fills halts trading and alerts (§10.4) — it never
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,17 +54,29 @@ class ExecutionEngine:
         self.halted = False
 
     # -- commands ---------------------------------------------------------------------------
-    def enter(self, side: int, qty: float, price: float, meta: dict[str, Any], reason: str) -> str:
+    def enter(self, side: int, qty: float, price: float, meta: dict[str, Any], reason: str,
+              decided_ns: int | None = None) -> str:
         cfg = self.ctx.config
         if cfg.use_limit_for_entry and cfg.limit_order_timeout_minutes > 0:
-            cid = self.ctx.submit(side, "limit", qty, price=price, intent="entry", reason=reason, meta=meta)
+            cid = self.ctx.submit(side, "limit", qty, price=price, intent="entry", reason=reason, meta=meta,
+                                  time_in_force=cfg.entry_time_in_force, decided_ns=decided_ns)
         else:
-            cid = self.ctx.submit(side, "market", qty, intent="entry", reason=reason, meta=meta)
+            cid = self.ctx.submit(side, "market", qty, intent="entry", reason=reason, meta=meta,
+                                  decided_ns=decided_ns)
         self.working[cid] = Working("entry", side, qty, self.ctx.now_ns(), meta, reason)
         return cid
 
-    def exit(self, side: int, qty: float, reason: str) -> str:
-        cid = self.ctx.submit(side, "market", qty, intent="exit", reason=reason)
+    def exit(self, side: int, qty: float, reason: str, mark: float = math.nan) -> str:
+        """Sends the position's one exit (reduce-only); `mark` prices a marketable limit exit."""
+        working = [cid for cid, w in self.working.items() if w.role == "exit"]
+        if working:
+            raise RuntimeError(f"exit {reason!r} refused: exit {working[0]} is still working")
+        cfg = self.ctx.config
+        if cfg.use_market_for_exit or math.isnan(mark):
+            cid = self.ctx.submit(side, "market", qty, intent="exit", reason=reason, reduce_only=True)
+        else:
+            price = marketable_price(side, mark, self.ctx.instrument.tick_size, cfg.slippage_ticks_exit)
+            cid = self.ctx.submit(side, "limit", qty, price=price, intent="exit", reason=reason, reduce_only=True)
         self.working[cid] = Working("exit", side, qty, self.ctx.now_ns(), {}, reason)
         return cid
 
@@ -78,11 +100,12 @@ class ExecutionEngine:
 
     # -- events -----------------------------------------------------------------------------
     def on_minute(self, now_ns: int) -> None:
-        """Turns limit entries older than the timeout into market orders (cancel first)."""
-        timeout = self.ctx.config.limit_order_timeout_minutes * NS_PER_MIN
+        """Turns limit orders older than the timeout into market orders (cancel first)."""
+        minutes = self.ctx.config.limit_order_timeout_minutes
         for cid, w in self.working.items():
             order = self.ctx.orders[cid]
-            if (w.role == "entry" and order.order_type == "limit" and not w.converting
+            timeout = (minutes if w.role == "entry" else max(minutes, 1)) * NS_PER_MIN
+            if (order.order_type == "limit" and not w.converting
                     and now_ns - w.submit_ns >= timeout and order.state.value in _WORKING):
                 w.converting = True
                 self.ctx.cancel(cid)
@@ -99,9 +122,14 @@ class ExecutionEngine:
             step = self.ctx.instrument.qty_step
             # Whole quantity steps: a float difference must not send a 1e-17 BTC order.
             rest = qty_of(contracts(w.qty - self.ctx.orders[ev.order_id].filled_qty, step), step)
-            if w.converting and rest > 0:
+            if w.converting and rest > 0 and w.role == "entry":
                 cid = self.ctx.submit(w.side, "market", rest, intent="entry", reason="limit_timeout", meta=w.meta)
                 self.working[cid] = Working("entry", w.side, rest, self.ctx.now_ns(), w.meta, "limit_timeout")
+            elif w.converting and rest > 0:
+                # The exit's reason stays first: a stop's rest is still a stop (the ledger's STOPPED).
+                why = f"{w.reason}:limit_timeout"
+                cid = self.ctx.submit(w.side, "market", rest, intent="exit", reason=why, reduce_only=True)
+                self.working[cid] = Working("exit", w.side, rest, self.ctx.now_ns(), {}, w.reason)
 
     def on_fill(self, ev: Fill) -> Working | None:
         """The working order a fill belongs to, removed once it is complete."""
@@ -118,3 +146,11 @@ class ExecutionEngine:
             self.ctx.alert("reconciliation", f"exchange position {exchange_qty} != ours {ours}; trading halted")
             return False
         return True
+
+
+def marketable_price(side: int, mark: float, tick: float, ticks: int) -> float:
+    """A limit price on the tick grid `ticks` ticks beyond `mark` against the side (a sell below,
+    a buy above), so the order crosses a book around `mark` when it arrives."""
+    n = math.floor(mark / tick + 1e-9) - ticks if side < 0 else math.ceil(mark / tick - 1e-9) + ticks
+    decimals = max(0, -math.floor(math.log10(tick) + 1e-12)) + 2
+    return round(n * tick, decimals)

@@ -2,8 +2,10 @@
 (spec §8–§9.2, §10.5; DESIGN §8).
 
 In order of precedence: the stop (a long's bar low at or below the stop; when the same bar also
-reached a target, the stop wins), a breakout's close back inside the value area, TP2, TP1 (a
-partial of the TP1 contracts, after which the stop moves to the entry price), the time stop.
+reached a target, the stop wins), a breakout's close back inside the value area, TP2 (all that is
+left, or with `tp1_pct + tp2_pct < 1` a partial of the TP2 contracts whose remainder rides the
+stop and the time stop), TP1 (a partial of the TP1 contracts, after which the stop moves to the
+entry price; not after a TP2 partial, which went beyond it), the time stop.
 The bar the entry filled in is checked against the stop on its whole range (conservative) but
 against targets on its close only, because part of the bar happened before the fill.
 
@@ -40,9 +42,11 @@ class Plan:
     tp2: float
     level: float  # breakouts: the locked boundary; NaN otherwise
     tp1_qty: float  # 0 when no partial is taken
+    tp2_qty: float = 0.0  # 0: TP2 exits all that is left
     entry_ns: int = 0  # time of the first entry fill
     hold_start_ns: int = 0  # the first minute close after the entry fill
     tp1_done: bool = False
+    tp2_done: bool = False
     extended: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -51,7 +55,7 @@ class Plan:
             return None if math.isnan(x) else x
         return {"direction": self.direction, "tag": self.tag, "stop": num(self.stop), "tp1": num(self.tp1),
                 "tp2": num(self.tp2), "level": num(self.level), "tp1_done": self.tp1_done,
-                "extended": self.extended}
+                "extended": self.extended, **({"tp2_done": True} if self.tp2_done else {})}
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,12 @@ def check(plan: Plan, bar: Bar, ts_ns: int, *, qty: float, avg_entry: float, fee
     adverse = low if d > 0 else high
     fav = bar.close if fill_bar else (high if d > 0 else low)
     if (adverse - plan.stop) * d <= 0:
-        return ExitDecision("stop_breakeven" if plan.tp1_done else "stop", False)
+        return ExitDecision("stop_breakeven" if plan.tp1_done or plan.tp2_done else "stop", False)
     if not math.isnan(plan.level) and (bar.close - plan.level) * d <= 0:
         return ExitDecision("close_inside_va", False)
-    if _live(plan.tp2, avg_entry, d) and (fav - plan.tp2) * d >= 0:
-        return ExitDecision("tp2", False)
-    if not plan.tp1_done and plan.tp1_qty > 0 and _live(plan.tp1, avg_entry, d) and (fav - plan.tp1) * d >= 0:
+    if not plan.tp2_done and _live(plan.tp2, avg_entry, d) and (fav - plan.tp2) * d >= 0:
+        return ExitDecision("tp2", 0.0 < plan.tp2_qty < abs(qty) - 1e-12)
+    if not plan.tp1_done and not plan.tp2_done and plan.tp1_qty > 0 and _live(plan.tp1, avg_entry, d) and (fav - plan.tp1) * d >= 0:
         return ExitDecision("tp1", True)
     if plan.hold_start_ns and ts_ns - plan.hold_start_ns >= cfg.max_hold_minutes * NS_PER_MIN:
         if cfg.extend_if_profitable and profitable_net(qty, avg_entry, bar.close, fees_paid, cfg):

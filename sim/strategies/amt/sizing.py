@@ -54,3 +54,11 @@ def tp1_contracts(n: int, tp1_pct: float) -> int:
         return 0
     k = int(math.floor(n * tp1_pct + 0.5 + _EPS))  # half up: 90 × 0.35 = 31.499999… in binary
     return min(max(k, 1), n - 1)
+
+
+def tp2_contracts(n: int, tp1_pct: float, tp2_pct: float) -> int:
+    """Contracts exited at TP2 out of an entry of `n`; 0 means "all that is left" (the split
+    covers the whole position, the spec's 30/70)."""
+    if tp1_pct + tp2_pct >= 1.0 - 1e-9:
+        return 0
+    return int(math.floor(n * tp2_pct + 0.5 + _EPS))

@@ -13,6 +13,15 @@ position at a time, flip on an opposite signal, no entry while an order is worki
 minute's flags, action and reason go to `signals_1m`; state snapshots go out every
 `state_snapshot_interval_minutes` and whenever the state changes.
 
+A position has at most one working exit. Every path that closes (the kill switch's and the end
+of run's flatten, the plan's stop, targets and time stop, a flip) looks for a working exit first:
+a flatten waits for it (and closes what it leaves at the next minute), the plan's exits are not
+checked while it works, and a flip decided while it works is not made (`exit_working`) — the
+position is already on its way out by its own exit, and re-entering is the cooldown's business.
+Exits are reduce-only, so a flip is sequenced as a desk does it: the exit goes at once, and the
+new entry (sized and planned at the decision) is sent when the exit's fill has made the book flat
+— never before, or an entry filling first would turn the reduce-only exit into an opening.
+
 States: FLAT, LONG, SHORT, PENDING_RETEST (flat, waiting for the pullback of an accepted
 breakout, `enable_retest_mode`).
 """
@@ -31,7 +40,7 @@ from sim.strategies.amt.execution import ExecutionEngine
 from sim.strategies.amt.exits import Plan
 from sim.strategies.amt.initiative import high_ambiguity, qimb_value
 from sim.strategies.amt.setups import FLAG_NAMES, Candidate
-from sim.strategies.amt.sizing import contracts, qty_of, size_position, tp1_contracts
+from sim.strategies.amt.sizing import contracts, qty_of, size_position, tp1_contracts, tp2_contracts
 from sim.strategies.api import StrategyContext
 
 NS_PER_DAY = 24 * 60 * NS_PER_MIN
@@ -62,6 +71,8 @@ class AmtStrategy:
         self.exec = ExecutionEngine(ctx)
         self.plan: Plan | None = None
         self.next_plan: Plan | None = None
+        # the flip's entry (side, qty, price, plan, reason, decision time), sent once flat
+        self.flip_entry: tuple[int, float, float, dict[str, Any], str, int] | None = None
         self.pending: PendingRetest | None = None
         self.minutes = 0
         self.mark = math.nan
@@ -102,6 +113,9 @@ class AmtStrategy:
         if pos.qty == 0.0:
             self.plan = None
             self.last_exit_ns = ev.ts_ns
+            if self.flip_entry is not None and not self.exec.has("exit"):
+                self.exec.enter(*self.flip_entry)  # the flip's exit is done: now its entry
+                self.flip_entry = None
         self._maybe_snapshot(ev.ts_ns, periodic=False)
 
     def _minute(self, ev: MinuteClose, ctx: StrategyContext) -> None:
@@ -119,6 +133,8 @@ class AmtStrategy:
             self.killed = False
         up, down = self.acc.update(bar, f)
         self.exec.on_minute(t)
+        if self.flip_entry is not None and not self.exec.has("exit") and ctx.position.qty != 0.0:
+            self.flip_entry = None  # the flip's exit ended without closing (rejected): no entry
 
         pos = ctx.position
         action, reason = "HOLD", ""
@@ -128,6 +144,10 @@ class AmtStrategy:
             self.killed = True
             ctx.alert("kill_switch", f"daily loss {self.day_start_equity - equity:.2f} >= max_daily_loss "
                                      f"{cfg.max_daily_loss}: flatten, no entries until 00:00 UTC")
+            action, reason = self._flatten("kill_switch", exiting)
+        elif self.killed and pos.qty != 0.0:
+            # What the first flatten could not close: a partial exit was working then, or an
+            # entry already on its way filled after it.
             action, reason = self._flatten("kill_switch", exiting)
         elif end_phase:
             action, reason = self._flatten("end_of_run", exiting)
@@ -170,15 +190,21 @@ class AmtStrategy:
                           fees_paid=trade.fees_paid if trade else 0.0, cfg=cfg)
         if dec is None:
             return "HOLD", ""
-        if dec.partial:
-            self.exec.exit(-plan.direction, plan.tp1_qty, "tp1")
-            plan.tp1_done = True
-            ctx.ledger.annotate(qty_at_tp1=plan.tp1_qty)
+        part = plan.tp1_qty if dec.reason == "tp1" else plan.tp2_qty
+        # A partial is never more than the position holds (an entry limit may have filled only
+        # in part): then it is the whole exit.
+        if dec.partial and part < abs(pos.qty) - 1e-12:
+            self.exec.exit(-plan.direction, part, dec.reason, self.mark)
+            if dec.reason == "tp1":
+                plan.tp1_done = True
+                ctx.ledger.annotate(qty_at_tp1=part)
+            else:
+                plan.tp2_done = True
             if cfg.move_stop_to_breakeven_after_tp1:
                 plan.stop = pos.avg_entry
                 ctx.ledger.annotate(stop_price=pos.avg_entry)
         else:
-            self.exec.exit(-plan.direction, abs(pos.qty), dec.reason)
+            self.exec.exit(-plan.direction, abs(pos.qty), dec.reason, self.mark)
         return "EXIT", dec.reason
 
     def _watch_ambiguity(self, f: Any) -> None:
@@ -246,12 +272,14 @@ class AmtStrategy:
             return "HOLD", "in_position"
         if flip and not cfg.enable_flip_on_signal:
             return "HOLD", "no_flip"
-        if not flip and self.exec.has("exit"):
+        if self.exec.has("exit"):
+            # A flip too: the working exit already closes the position (a second full exit would
+            # open an unplanned one), and a new entry after it waits for the cooldown.
             return "HOLD", "exit_working"
         if not flip and self.last_exit_ns is not None and t < self.last_exit_ns + cfg.cooldown_minutes * NS_PER_MIN:
             return "HOLD", "cooldown"
         if flip:
-            self.exec.exit(1 if pos.qty < 0 else -1, abs(pos.qty), "flip")
+            self.exec.exit(1 if pos.qty < 0 else -1, abs(pos.qty), "flip", self.mark)
         if chosen.name.startswith("breakout_") and not chosen.name.startswith("breakout_retest") \
                 and cfg.enable_retest_mode:
             self.pending = PendingRetest(chosen.direction, chosen.level, t)
@@ -274,22 +302,27 @@ class AmtStrategy:
             ctx.alert("leverage_cap", f"Leverage cap hit, position reduced: {sz.risk_qty:.6f} -> {sz.qty} BTC "
                                       f"(max_leverage {cfg.max_leverage})")
         n = contracts(sz.qty, self.step)
-        plan = Plan(c.direction, c.tag, c.stop, c.tp1, c.tp2, c.level, qty_of(tp1_contracts(n, cfg.tp1_pct), self.step))
+        plan = Plan(c.direction, c.tag, c.stop, c.tp1, c.tp2, c.level, qty_of(tp1_contracts(n, cfg.tp1_pct), self.step),
+                    qty_of(tp2_contracts(n, cfg.tp1_pct, cfg.tp2_pct), self.step))
         meta = {"strategy_tag": c.tag, "stop_price": c.stop, "tp1_price": c.tp1, "tp2_price": c.tp2,
                 "leverage_used": round(sz.leverage, 6), "risk_pct_used": cfg.risk_pct}
         plan.meta = meta
         self.next_plan = plan
         self.pending = None
-        self.exec.enter(c.direction, sz.qty, entry, meta, c.name)
+        if flip:
+            self.flip_entry = (c.direction, sz.qty, entry, meta, c.name, ctx.now_ns())
+        else:
+            self.exec.enter(c.direction, sz.qty, entry, meta, c.name)
         return ("ENTER_LONG" if c.direction > 0 else "ENTER_SHORT"), prefix + c.name
 
     def _flatten(self, why: str, exiting: bool) -> tuple[str, str]:
         assert self.ctx is not None
         self.exec.cancel_entries()
         self.pending = None
+        self.flip_entry = None
         pos = self.ctx.position
         if pos.qty != 0.0 and not exiting:
-            self.exec.exit(1 if pos.qty < 0 else -1, abs(pos.qty), why)
+            self.exec.exit(1 if pos.qty < 0 else -1, abs(pos.qty), why, self.mark)
             return "EXIT", why
         return "HOLD", why
 

@@ -157,15 +157,18 @@ def test_opposite_signal_flips_as_two_trades() -> None:
     entry = break_in_long(d, fill=True)
     row = d.minute(2, 50_050, 50_130, 50_040, 50_060, **SELLERS)  # break-in short
     assert row[7:9] == ("ENTER_SHORT", "flip:breakin_short")
-    exit_, new = d.adapter.sent[-2:]
-    assert (exit_.reason, exit_.side, exit_.qty) == ("flip", -1, entry.qty)
-    assert (new.intent, new.side) == ("entry", -1)
-    for r in (exit_, new):
-        d.ack(r.client_order_id, at(2, 0))
+    # The exit goes first, reduce-only; the entry waits for the book to be flat.
+    exit_ = d.adapter.sent[-1]
+    assert (exit_.reason, exit_.side, exit_.qty, exit_.reduce_only) == ("flip", -1, entry.qty, True)
+    d.ack(exit_.client_order_id, at(2, 0))
     d.fill(exit_, at(2, 1), 50_055)
+    new = d.adapter.sent[-1]
+    assert (new.intent, new.side, new.order_type, new.price, new.reduce_only) == ("entry", -1, "limit", 50_060, False)
+    assert d.ctx.orders[new.client_order_id].decision_ts_ns == T0 + 3 * NS_PER_MIN  # decided at minute 2's close
+    d.ack(new.client_order_id, at(2, 1))
     d.fill(new, at(2, 2), 50_060)
     trades = d.ctx.ledger.rows()
-    assert [(t[3], t[12]) for t in trades] == [("LONG", "CLOSED"), ("SHORT", "OPEN")]
+    assert [(t[3], t[12], t[11]) for t in trades] == [("LONG", "CLOSED", "breakin"), ("SHORT", "OPEN", "breakin")]
 
 
 def test_a_limit_that_times_out_is_cancelled_then_sent_as_market() -> None:
