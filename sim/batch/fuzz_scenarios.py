@@ -11,7 +11,9 @@ A RANGE is `[lo, hi]` (integers when both ends are, else floats rounded to 6 dig
 of several keys drawn together (e.g. slot count and slot length). The first value of a `one_of`
 is where shrinking goes, so it should be the ordinary one.
 
-Markets, in the scenario layer's vocabulary:
+`"market"` is one market or a list of them (one is drawn, the first the ordinary one); a market's
+own `"fixed"` keys are set whenever it is drawn (e.g. the config a market needs). Markets, in the
+scenario layer's vocabulary:
 * `{"kind": "ticks", "lead_minutes_key": K, "extra_lead": [lo, hi], "tail_minutes_key": K2,
   "segments": [lo, hi]}`: the seeded tick generator's segment script — a rotation as long as the
   drawn value of config key K (the warm-up) plus `extra_lead` minutes, so a value area exists,
@@ -20,6 +22,8 @@ Markets, in the scenario layer's vocabulary:
   orders sent at the end still meet quotes; trade and quote rates drawn low to normal (a rare
   quote keeps a market order working across minute closes; the closing walk is made liquid
   enough that the end-of-run flatten fills). The window is exactly the script.
+* `{"kind": "minute_bars", ...the same keys as ticks}`: a synthetic spot market of 1-minute klines
+  (a `basis_market` with no futures) — a calm lead, random drift segments, a calm tail.
 * `{"kind": "basis_market", "days": [lo, hi]}`: a synthetic `basis_market` of whole UTC days
   ending at or shortly before a quarterly expiry, spot as random drift segments, the expiring
   quarterly and the next one with random basis curves.
@@ -179,7 +183,31 @@ def basis_market(draw: st.DrawFn, m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-MARKETS = {"ticks": ticks_market, "basis_market": basis_market}
+@st.composite
+def minute_bars(draw: st.DrawFn, m: dict[str, Any], drawn: dict[str, Any]) -> dict[str, Any]:
+    """`window`, `seed` and `basis_market` sections of one synthetic spot market of 1-minute klines
+    (no futures): a calm lead as long as config key K (the warm-up) plus `extra_lead`, random drift
+    segments, a calm tail longer than config key K2. For strategies in bars mode, where an order
+    fills on the next bar: every order works across a minute close."""
+    lead = int(drawn.get(m.get("lead_minutes_key", ""), 60)) + draw(value(m.get("extra_lead", [0, 30])))
+    tail = int(drawn.get(m.get("tail_minutes_key", ""), 5)) + draw(st.integers(3, 10))
+    lo, hi = m.get("segments", [1, 6])
+    middle = draw(st.lists(st.fixed_dictionaries({
+        "minutes": st.integers(2, 40), "drift_pct": st.sampled_from([0.0, 0.3, -0.3, 1.0, -1.0, 2.0, -2.0]),
+        "vol_bps_per_min": st.sampled_from([3.0, 1.0, 6.0, 10.0])}), min_size=lo, max_size=hi))
+    spot = [{"minutes": max(lead, 1), "drift_pct": 0.0, "vol_bps_per_min": draw(st.sampled_from([3.0, 1.0, 6.0]))},
+            *middle, {"minutes": tail, "drift_pct": 0.0, "vol_bps_per_min": 3.0}]
+    start = datetime(2024, 3, 1, tzinfo=UTC) + timedelta(hours=draw(st.sampled_from([0, 22, 23])))
+    end = start + timedelta(minutes=sum(s["minutes"] for s in spot))
+    return {
+        "window": {"start": _iso(start), "end": _iso(end)},
+        "seed": draw(st.integers(0, 100_000)),
+        "basis_market": {"kind": "synthetic", "start_price": draw(st.sampled_from([62000.0, 30000.0])),
+                         "spot": spot, "volume_btc_per_min": draw(st.sampled_from([10.0, 2.0, 30.0]))},
+    }
+
+
+MARKETS = {"ticks": ticks_market, "minute_bars": minute_bars, "basis_market": basis_market}
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -197,12 +225,13 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 def scenarios(draw: st.DrawFn, strategy: str, space: dict[str, Any], split: Any) -> dict[str, Any]:
     """A scenario mapping (as a manifest's YAML holds it) for `strategy` from its fuzz space;
     `split` is the plugin's `split_overrides` (which drawn keys are config, which parameters)."""
-    drawn = draw(overrides(space))
-    market = space.get("market", {})
+    markets = space.get("market", {})
+    market = draw(st.sampled_from(markets)) if isinstance(markets, list) else markets
     kind = market.get("kind")
     if kind not in MARKETS:
         raise ValueError(f"fuzz space: unknown market kind {kind!r} (known: {', '.join(MARKETS)})")
-    sections = draw(MARKETS[kind](market, drawn) if kind == "ticks" else MARKETS[kind](market))
+    drawn = {**draw(overrides(space)), **market.get("fixed", {})}
+    sections = draw(MARKETS[kind](market) if kind == "basis_market" else MARKETS[kind](market, drawn))
     config, params = split(drawn)
     sc: dict[str, Any] = {"name": f"fuzz_{strategy}", "description": "a scenario drawn by sim fuzz",
                           "strategy": strategy}

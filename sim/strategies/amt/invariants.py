@@ -38,6 +38,7 @@ class AmtInvariants:
         self._exits: list[str] = []  # exit orders that may still be working
         self._cap: float | None = None  # the quantity the latest entry decision allowed
         self._caps: dict[int, float] = {}  # trade id -> the cap its position is held to
+        self._over_cap: set[int] = set()
         self._mark = math.nan
         self._close = math.nan  # the last minute's close: the price an entry is sized at
         self._day = -1
@@ -69,7 +70,8 @@ class AmtInvariants:
             trade = ctx.ledger.open_trade
             if trade is not None and self._cap is not None:
                 cap = self._caps.setdefault(trade.id, self._cap)
-                if abs(qty) > cap * (1 + _REL) + 1e-12:
+                if abs(qty) > cap * (1 + _REL) + 1e-12 and trade.id not in self._over_cap:
+                    self._over_cap.add(trade.id)  # once per trade: its size moves fill by fill
                     out.append(Violation("leverage_cap", now, f"trade {trade.id}: position {qty} is larger than the "
                                          f"{cap:.6f} the leverage cap (max_leverage {cfg.max_leverage}) allowed at entry"))
         return out

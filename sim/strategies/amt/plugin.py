@@ -28,10 +28,16 @@ class AmtPlugin(StrategyPlugin):
 
 #: Short scenarios that still trade: a warm-up and profile window of an hour or two (the value
 #: area needs `min_va_bins` bins of traded volume), config keys within the spec's ranges (§17.3,
-#: the §21.3 sweeps), the first value of a choice the ordinary one (shrinking goes there).
+#: the §21.3 sweeps), the first value of a choice the ordinary one (shrinking goes there); ticks
+#: from the segment generators, or synthetic 1-minute klines in bars mode.
 FUZZ_SPACE: dict[str, Any] = {
-    "market": {"kind": "ticks", "lead_minutes_key": "warmup_minutes", "extra_lead": [0, 15],
-               "tail_minutes_key": "flatten_at_end_minutes", "segments": [1, 6]},
+    "market": [
+        {"kind": "ticks", "lead_minutes_key": "warmup_minutes", "extra_lead": [0, 15],
+         "tail_minutes_key": "flatten_at_end_minutes", "segments": [1, 6]},
+        # kline archives run in bars mode, where every order fills on the next bar
+        {"kind": "minute_bars", "lead_minutes_key": "warmup_minutes", "extra_lead": [0, 15],
+         "tail_minutes_key": "flatten_at_end_minutes", "segments": [1, 6], "fixed": {"feature_input": "bars"}},
+    ],
     "overrides": {
         "warmup_minutes": [30, 60],
         "rolling_window_minutes": {"one_of": [60, 120, 240]},
