@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from sim.batch.fuzz import check_mapping, describe, scenario_strategy, scenario_yaml
@@ -75,3 +76,16 @@ def test_sim_fuzz_bad_input_is_one_line() -> None:
         proc = sim("fuzz", *args)
         assert proc.returncode == 2
         assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+FINDINGS = sorted((REPO / "tests/fixtures/fuzz").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", FINDINGS, ids=lambda p: p.stem)
+def test_shrunk_findings_keep_every_invariant(path: Path) -> None:
+    """Scenarios `sim fuzz` found and shrunk (their description says what failed): each is a
+    regression test once its cause is fixed."""
+    from sim.batch.fuzz import replay
+
+    res = replay(path)
+    assert not res.violations, "\n".join(f"{v.invariant}: {v.message}" for v in res.violations)
