@@ -25,7 +25,7 @@ scenario layer's vocabulary:
 * `{"kind": "minute_bars", ...the same keys as ticks}`: a synthetic spot market of 1-minute klines
   (a `basis_market` with no futures) — a calm lead, random drift segments, a calm tail.
 * `{"kind": "basis_market", "days": [lo, hi]}`: a synthetic `basis_market` of whole UTC days
-  ending at or shortly before a quarterly expiry, spot as random drift segments, the expiring
+  ending on or a day before a quarterly's delivery day, spot as random drift segments, the expiring
   quarterly and the next one with random basis curves.
 """
 
@@ -150,13 +150,14 @@ def _next_quarter(year: int, month: int) -> tuple[int, int]:
 
 @st.composite
 def basis_market(draw: st.DrawFn, m: dict[str, Any]) -> dict[str, Any]:
-    """`window`, `seed` and `basis_market` sections: whole days ending at most 2 days before a
-    quarterly's delivery day, that quarterly and the next one."""
+    """`window`, `seed` and `basis_market` sections: whole days ending on or a day before a
+    quarterly's delivery day (so that a short in it is due to roll inside the window), that
+    quarterly and the next one."""
     year, month = draw(st.sampled_from(_QUARTERS))
     expiry_ns = quarterly_expiry_ns(year, month)
     nxt_ns = quarterly_expiry_ns(*_next_quarter(year, month))
     delivery_day = datetime.fromtimestamp(expiry_ns // NS_PER_S, tz=UTC).replace(hour=0)
-    end = delivery_day - timedelta(days=draw(st.integers(0, 2)))
+    end = delivery_day - timedelta(days=draw(st.sampled_from([0, 1])))
     days = draw(value(m.get("days", [3, 5])))
     start = end - timedelta(days=days)
     minutes = days * 1440
@@ -165,10 +166,13 @@ def basis_market(draw: st.DrawFn, m: dict[str, Any]) -> dict[str, Any]:
     bounds = [0, *(c * 1440 for c in cuts), minutes]
     spot = [{"minutes": b - a, "drift_pct": draw(st.integers(-15, 15)),
              "vol_bps_per_min": draw(st.sampled_from([2.0, 0.5, 5.0, 8.0]))} for a, b in zip(bounds, bounds[1:])]
+    # the first values (where shrinking goes) make the expiring quarterly the richer one: it is
+    # shorted and rolls
     if draw(st.booleans()):
-        current: dict[str, Any] = {"annual_basis_pct": draw(st.integers(-5, 40))}
+        current: dict[str, Any] = {"annual_basis_pct": draw(st.sampled_from([20, 8, 40, 0, -5]))}
     else:
-        current = {"basis_bps": [[_iso(start), draw(st.integers(-20, 80))], [_iso(end), draw(st.integers(-20, 80))]]}
+        current = {"basis_bps": [[_iso(start), draw(st.sampled_from([40, 10, 80, 0, -20]))],
+                                 [_iso(end), draw(st.sampled_from([15, 0, 60, -20]))]]}
     return {
         "window": {"start": _iso(start), "end": _iso(end)},
         "seed": draw(st.integers(0, 100_000)),
@@ -178,7 +182,7 @@ def basis_market(draw: st.DrawFn, m: dict[str, Any]) -> dict[str, Any]:
             "spot": spot,
             "volume_btc_per_min": draw(st.sampled_from([10.0, 2.0, 20.0])),
             "futures": {binance_symbol(expiry_ns): current,
-                        binance_symbol(nxt_ns): {"annual_basis_pct": draw(st.integers(0, 20))}},
+                        binance_symbol(nxt_ns): {"annual_basis_pct": draw(st.sampled_from([6, 12, 0, 20]))}},
         },
     }
 

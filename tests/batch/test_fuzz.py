@@ -36,7 +36,7 @@ def test_amt_scenarios_keep_every_invariant(mapping: dict[str, Any]) -> None:
     assert not res.violations, _failure(mapping, res)
 
 
-@settings(CI, max_examples=12)
+@settings(CI, max_examples=10)
 @given(scenario_strategy("basis"))
 def test_basis_scenarios_keep_every_invariant(mapping: dict[str, Any]) -> None:
     res = check_mapping(mapping)

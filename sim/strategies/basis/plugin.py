@@ -143,7 +143,7 @@ class BasisPlugin(StrategyPlugin):
 #: A few synthetic days ending at or just before a quarterly's delivery (so most runs roll), with
 #: the exchange's fill model, the re-hedge and the pacing drawn within their parameters' ranges.
 FUZZ_SPACE: dict[str, Any] = {
-    "market": {"kind": "basis_market", "days": [3, 5]},
+    "market": {"kind": "basis_market", "days": [4, 6]},
     "overrides": {
         "capital_usd": {"one_of": [1_000_000.0, 100_000.0]},
         "exchange.fill_model": {"one_of": ["probabilistic", "touch"]},
