@@ -11,7 +11,8 @@ a failure shrunk to a small scenario YAML that reproduces it.
 derived from the base seed, until the wall-time budget is spent. In a round the first failing
 invariant becomes the round's target (other failures do not count while it shrinks), and an
 invariant reported once is not searched for again, so a long run lists distinct failures. Each is
-written to `--out` as a scenario YAML whose description says what failed: `sim run` replays it and
+stripped of the config keys and parameters it does not need (`minimize`) and written to `--out` as a
+scenario YAML whose description says what failed: `sim run` replays it and
 `sim fuzz --replay` checks it again.
 """
 
@@ -90,6 +91,25 @@ def scenario_strategy(strategy: str) -> Any:
     if not space:
         raise UserInputError(f"strategy {strategy!r} has no fuzz space")
     return scenarios(strategy, space, plugin.split_overrides)
+
+
+def minimize(mapping: dict[str, Any], invariant: str) -> tuple[dict[str, Any], CaseResult]:
+    """Drops each config key and strategy parameter the failure does not need (the run then uses
+    its default), keeping a removal only while `invariant` still fails; hypothesis has already made
+    the values small, this makes the reproducer short. Returns the mapping and its full check."""
+    current = mapping
+    for section in ("config", "strategy_params"):
+        for key in list(current.get(section, {})):
+            trial = {**current, section: {k: v for k, v in current[section].items() if k != key}}
+            if not trial[section]:
+                del trial[section]
+            try:
+                still = invariant in check_mapping(trial, rerun=False).invariants
+            except UserInputError:  # the market needs the key (e.g. bars mode for klines)
+                still = False
+            if still:
+                current = trial
+    return current, check_mapping(current)
 
 
 def fuzzable() -> list[str]:
@@ -206,6 +226,7 @@ def fuzz(strategies: list[str], *, budget_s: float, seed: int, out_dir: Path, ro
             r += 1
             report.rounds += 1
             if found is not None:
+                found.mapping, found.result = minimize(found.mapping, found.invariant)
                 found.path = write_failure(out_dir, found.mapping, found.result, found.invariant)
                 skip.add(found.invariant)
                 report.failures.append(found)
