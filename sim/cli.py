@@ -306,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
     p.set_defaults(func=cmd_sweep)
 
+    from sim.batch.fuzz_command import add_fuzz_arguments, cmd_fuzz
+
+    p = sub.add_parser("fuzz", help="random scenarios through the pipeline, invariants checked at every event")
+    add_fuzz_arguments(p)
+    p.set_defaults(func=cmd_fuzz)
+
     for name, func, helptext in (
         ("verify", cmd_verify, "replay scenarios and compare with their golden files"),
         ("bless", cmd_bless, "rewrite golden files from a replay, on purpose"),

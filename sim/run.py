@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from adapters.simulated import SimulatedAdapter, SlippageModel
 from sim.core.clock import SimClock
 from sim.core.config import Config, load_config
 from sim.core.errors import UserInputError
-from sim.core.events import NS_PER_MIN, NS_PER_MS, MinuteClose
+from sim.core.events import NS_PER_MIN, NS_PER_MS, Event, MinuteClose
 from sim.outputs.exports import csv_text, json_text
 from sim.outputs.result import RunResult
 from sim.core.loop import EventLoop
@@ -32,7 +33,7 @@ from sim.scenario.sources import ScenarioMarket, build_market
 from sim.outputs.sqlite_stores import EXECUTION_DB, SIGNALS_DB, write_execution_db, write_signals_db
 from sim.outputs.stores import RunStores
 from sim.strategies import registry
-from sim.strategies.api import InstrumentSpec, StrategyContext
+from sim.strategies.api import InstrumentSpec, Strategy, StrategyContext
 from sim.strategies.plugin import RunInfo
 from sim.core.timers import TimerQueue
 from sim.core.version import code_version
@@ -104,9 +105,12 @@ def run(
     seed: int | None = None,
     speed: float | None = None,
     stores_dir: Path | None = None,
+    observer: Callable[[Event | None, StrategyContext, Strategy], None] | None = None,
 ) -> RunResult:
     """Replays one scenario through its strategy; `overrides` are config keys or (dotted) strategy
-    parameters. The only run path: every strategy comes in through its plugin."""
+    parameters. The only run path: every strategy comes in through its plugin. `observer`, if
+    given, sees every event after the strategy handled it (before its orders are sent), then
+    `None` once after the strategy's end: the hook invariant checks (`sim fuzz`) watch a run by."""
     t0 = time.perf_counter()  # sim-determinism: allowed (wall_s in the manifest only)
     sc = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     spec = sc.spec
@@ -168,12 +172,16 @@ def run(
         if sink is not None and isinstance(ev, MinuteClose):
             sink.on_minute(ev)
         strategy.on_event(ev, ctx)
+        if observer is not None:
+            observer(ev, ctx, strategy)
 
     try:
         strategy.on_start(ctx)
         ctx.drain()
         loop.run(handle, ctx.drain)
         strategy.on_end(ctx)
+        if observer is not None:
+            observer(None, ctx, strategy)
         if sink is not None:
             sink.take_raw()
             write_signals_db(stores_dir / SIGNALS_DB, recorder.signals, recorder.feature_snapshots)

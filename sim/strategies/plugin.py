@@ -109,6 +109,25 @@ class CliAlias(Protocol):
     def summary_text(self, result: Any, run: AliasRun) -> str: ...
 
 
+@dataclass(frozen=True)
+class Violation:
+    """An invariant that did not hold: which one, when (loop time, ns) and what was seen."""
+
+    invariant: str
+    ts_ns: int
+    message: str
+
+
+class InvariantChecker(Protocol):
+    """A strategy's invariants, checked by `sim fuzz` after every event of a run (`event` is None
+    once at the end). One checker per run: it may keep state between events."""
+
+    #: the invariants it checks (each event counts as one check of each)
+    names: tuple[str, ...]
+
+    def check(self, event: Any, ctx: StrategyContext, strategy: Strategy) -> list[Violation]: ...
+
+
 class StrategyPlugin:
     """The base every strategy's plugin derives from; the defaults suit a single-instrument strategy
     configured by the config file (`config/default.yaml` with the scenario's `config:` on top)."""
@@ -181,6 +200,16 @@ class StrategyPlugin:
 
     def aliases(self) -> list[CliAlias]:
         return []
+
+    # -- scenario fuzzing (`sim fuzz`) ----------------------------------------------------------
+    def invariants(self) -> InvariantChecker | None:
+        """A fresh checker of the strategy's own invariants for one run, or None."""
+        return None
+
+    def fuzz_space(self) -> dict[str, Any]:
+        """What `sim fuzz` may draw for this strategy (the grammar is in `sim.batch.fuzz_scenarios`):
+        the market kind and its sizes, and ranges of config keys and parameters. Empty: not fuzzed."""
+        return {}
 
 
 def _with_overrides(params: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sim.core.instruments import EngineInstrument, Instrument
 from sim.core.rng import component_seed
 from sim.strategies.api import StrategyContext
 from sim.strategies.basis.entry import EntryProgram
+from sim.strategies.basis.invariants import BasisInvariants
 from sim.strategies.basis.params import BasisParams
 from sim.strategies.basis.rollover import RollProgram
 from sim.strategies.basis.strategy import BasisStrategy, day_of, iso_ts
@@ -141,6 +142,33 @@ class BasisPlugin(StrategyPlugin):
         from sim.strategies.basis.backtest_alias import BasisBacktestAlias
 
         return [BasisBacktestAlias()]
+
+    # -- scenario fuzzing (`sim fuzz`) ----------------------------------------------------------
+    def invariants(self) -> BasisInvariants:
+        return BasisInvariants()
+
+    def fuzz_space(self) -> dict[str, Any]:
+        return FUZZ_SPACE
+
+
+#: A few synthetic days ending at or just before a quarterly's delivery (so most runs roll), with
+#: the exchange's fill model, the re-hedge and the pacing drawn within their parameters' ranges.
+FUZZ_SPACE: dict[str, Any] = {
+    "market": {"kind": "basis_market", "days": [4, 6]},
+    "overrides": {
+        "capital_usd": {"one_of": [1_000_000.0, 100_000.0]},
+        "exchange.fill_model": {"one_of": ["probabilistic", "touch"]},
+        "exchange.fill_prob": [0.2, 1.0],
+        "rehedge.threshold_pct": [0.01, 0.1],
+        "rehedge.delta_model": {"one_of": ["usd_neutral", "seed"]},
+        "roll.window_days": {"one_of": [2, 1, 3]},
+        "entry.contract_choice": {"one_of": ["annualized", "raw"]},
+        "execution.max_attempts": [1, 4],
+        "execution.retry_after_minutes": [1, 3],
+        "_pacing": {"one_of": [{}, {"entry.slots": 48, "entry.slot_minutes": 30},
+                               {"roll.slots": 24, "roll.slot_minutes": 60, "unwind.slots": 144, "unwind.slot_minutes": 10}]},
+    },
+}
 
 
 def _exports(s: BasisStrategy, ctx: StrategyContext, fills: list[tuple[Fill, str | None]],
