@@ -626,15 +626,19 @@ def test_server_time_and_rest_tickers() -> None:
 
 
 def test_public_names_and_frozen_dataclasses() -> None:
+    """The WebSocket parsers and the message types in messages.py, the REST parsers in rest_messages.py
+    (which builds on messages.py, so messages.py does not import it back)."""
     names = ["BybitMessageError", "BybitApiError", "PublicTrade", "parse_public_trades", "BookTop",
-             "parse_orderbook_top", "parse_rest_orderbook", "Ticker", "parse_ticker", "Kline", "parse_ws_klines",
-             "parse_rest_klines", "OrderState", "parse_order_push", "parse_orders", "Execution",
-             "parse_execution_push", "parse_executions", "PositionState", "parse_position_push", "parse_positions",
-             "CoinBalance", "WalletState", "parse_wallet_push", "parse_wallet_balance", "Instrument",
-             "parse_instruments", "FeeRate", "parse_fee_rates", "FundingRate", "parse_funding_history",
-             "parse_recent_trades", "parse_server_time", "AccountInfo", "parse_account_info", "check_envelope",
-             "WsAck", "parse_ws_ack", "parse_ws_order_response", "topic_kind"]
+             "parse_orderbook_top", "Ticker", "parse_ticker", "Kline", "parse_ws_klines", "OrderState",
+             "parse_order_push", "Execution", "parse_execution_push", "PositionState", "parse_position_push",
+             "CoinBalance", "WalletState", "parse_wallet_push", "check_envelope", "WsAck", "parse_ws_ack",
+             "parse_ws_order_response", "topic_kind"]
+    rest_names = ["parse_rest_orderbook", "parse_rest_klines", "parse_orders", "parse_executions", "parse_positions",
+                  "parse_wallet_balance", "Instrument", "parse_instruments", "FeeRate", "parse_fee_rates",
+                  "FundingRate", "parse_funding_history", "parse_recent_trades", "parse_server_time", "AccountInfo",
+                  "parse_account_info", "parse_rest_tickers", "kline_end_ms"]
     assert [n for n in names if not hasattr(m, n)] == []
+    assert [n for n in rest_names if not hasattr(rm, n)] == []
     assert issubclass(BybitMessageError, ValueError) and issubclass(BybitApiError, RuntimeError)
     with pytest.raises(AttributeError):
         m.no_such_name  # noqa: B018
