@@ -180,6 +180,7 @@ def run(
         ctx.drain()
         loop.run(handle, ctx.drain)
         strategy.on_end(ctx)
+        recorder.close(end)
         if observer is not None:
             observer(None, ctx, strategy)
         if sink is not None:

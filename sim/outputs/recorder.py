@@ -134,10 +134,26 @@ class Recorder:
             paid = self.position.apply_funding(ev.rate, self.mark if math.isnan(ev.mark) else ev.mark)
             self.ledger.on_funding(paid)
 
-    def _equity_row(self, ts_ns: int) -> None:
+    def close(self, end_ns: int) -> None:
+        """At the end of a backtest: the last equity row holds every event up to the window's end. A
+        fill stamped at the end instant itself (bars mode stamps fills at the kline's close) comes
+        after that minute's close; without this the curve would end before it."""
+        if not self.single_instrument or not self.equity:
+            return
+        last = self.equity[-1]
+        if last[0] == end_ns // NS_PER_MS:
+            self.equity.pop()
+            self._equity_row(end_ns)
+        elif last[2:] != self._state_row(end_ns)[2:]:
+            self._equity_row(end_ns)
+
+    def _state_row(self, ts_ns: int) -> tuple[Any, ...]:
         p = self.position
-        self.equity.append((ts_ns // NS_PER_MS, self.mark, p.qty, _cents(p.realized_pnl), _cents(p.unrealized(self.mark)),
-                            _cents(p.fees), _cents(p.funding), _cents(p.equity(self.initial_equity, self.mark))))
+        return (ts_ns // NS_PER_MS, self.mark, p.qty, _cents(p.realized_pnl), _cents(p.unrealized(self.mark)),
+                _cents(p.fees), _cents(p.funding), _cents(p.equity(self.initial_equity, self.mark)))
+
+    def _equity_row(self, ts_ns: int) -> None:
+        self.equity.append(self._state_row(ts_ns))
 
     def order_rows(self) -> list[tuple[Any, ...]]:
         rows = []

@@ -51,7 +51,8 @@ FUZZ_SPACE: dict[str, Any] = {
         "extend_if_profitable": {"one_of": [True, False]},
         "cooldown_minutes": [0, 5],
         "stop_buffer_ticks": [0, 5],
-        "tp1_pct": {"one_of": [0.3, 0.5, 1.0]},
+        "tp1_pct": {"one_of": [0.3, 0.5]},
+        "tp2_pct": {"one_of": [0.2, 0.5]},  # tp1_pct + tp2_pct <= 1; below 1 a remainder rides
         "limit_order_timeout_minutes": [0, 3],
         "use_limit_for_entry": {"one_of": [True, False]},
         "enable_retest_mode": {"one_of": [True, False]},

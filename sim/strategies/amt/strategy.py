@@ -74,6 +74,7 @@ class AmtStrategy:
         # the flip's entry (side, qty, price, plan, reason, decision time), sent once flat
         self.flip_entry: tuple[int, float, float, dict[str, Any], str, int] | None = None
         self.pending: PendingRetest | None = None
+        self.last_close = math.nan  # the last minute's close
         self.minutes = 0
         self.mark = math.nan
         self.day = -1
@@ -114,13 +115,15 @@ class AmtStrategy:
             self.plan = None
             self.last_exit_ns = ev.ts_ns
             if self.flip_entry is not None and not self.exec.has("exit"):
-                self.exec.enter(*self.flip_entry)  # the flip's exit is done: now its entry
+                self._send_flip_entry(ctx)  # the flip's exit is done: now its entry
                 self.flip_entry = None
         self._maybe_snapshot(ev.ts_ns, periodic=False)
 
     def _minute(self, ev: MinuteClose, ctx: StrategyContext) -> None:
         cfg, bar, f, t = self.cfg, ev.bar, ev.features, ev.ts_ns
         self.minutes += 1
+        if not math.isnan(bar.close):
+            self.last_close = bar.close
         for m in (f.mid_close, bar.close):
             if not math.isnan(m):
                 self.mark = m
@@ -314,6 +317,33 @@ class AmtStrategy:
         else:
             self.exec.enter(c.direction, sz.qty, entry, meta, c.name)
         return ("ENTER_LONG" if c.direction > 0 else "ENTER_SHORT"), prefix + c.name
+
+    def _send_flip_entry(self, ctx: StrategyContext) -> None:
+        """Sends the flip's entry, sized at the decision, once its exit has left the book flat. The
+        exit's fill may have cost margin since the decision (its loss and fees), so the size is capped
+        again at the margin the account has now, as the exchange's margin check would: never more
+        than `max_leverage` × equity at the entry price."""
+        assert self.flip_entry is not None and self.next_plan is not None
+        side, qty, price, meta, reason, decided = self.flip_entry
+        equity = ctx.equity(self.mark) if not math.isnan(self.mark) else self.cfg.initial_equity
+        # a limit entry is valued at its price, a market one at the last close (as at the decision)
+        limit = self.cfg.use_limit_for_entry and self.cfg.limit_order_timeout_minutes > 0
+        at = price if limit or math.isnan(self.last_close) else self.last_close
+        cap = contracts(max(equity, 0.0) * self.cfg.max_leverage / at, self.step) if at > 0 else 0
+        n = contracts(qty, self.step)
+        if n > cap:
+            ctx.alert("leverage_cap", f"Leverage cap hit, position reduced: {qty} -> {qty_of(cap, self.step)} BTC "
+                                      f"(max_leverage {self.cfg.max_leverage}; the flip's exit cost margin)")
+            if cap <= 0:
+                self.next_plan = None
+                return
+            n, qty = cap, qty_of(cap, self.step)
+            meta = {**meta, "leverage_used": round(qty * at / equity, 6)}
+            plan = self.next_plan
+            plan.tp1_qty = qty_of(tp1_contracts(n, self.cfg.tp1_pct), self.step)
+            plan.tp2_qty = qty_of(tp2_contracts(n, self.cfg.tp1_pct, self.cfg.tp2_pct), self.step)
+            plan.meta = meta
+        self.exec.enter(side, qty, price, meta, reason, decided)
 
     def _flatten(self, why: str, exiting: bool) -> tuple[str, str]:
         assert self.ctx is not None
