@@ -133,8 +133,17 @@ def read_mapping(path: Path, what: str) -> tuple[dict, str]:
     return raw, text
 
 
-def validate(model: type[M], raw: dict, path: Path, prefix: str = "") -> M:
+def validate(model: type[M], raw: dict, path: Path, prefix: str = "", *, strict: bool = False) -> M:
+    """`raw` validated by `model`; an error names the file and the key (under `prefix`).
+
+    `strict` validates the data as JSON in pydantic's strict mode: no coercion of a wrong type
+    (the string "3" is not a number, 2.0 is not an integer, true is not 1), while dates may still
+    be given as ISO strings. `raw` must then be JSON-able, as YAML mappings of scalars are."""
     try:
+        if strict:
+            import json
+
+            return model.model_validate_json(json.dumps(raw, default=str), strict=True)
         return model.model_validate(raw)
     except ValidationError as e:
         key, msg = validation_key_and_message(e.errors(), prefix=prefix)

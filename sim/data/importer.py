@@ -31,6 +31,7 @@ from sim.data.quality import (
 from sim.data.readers import FORMAT_KINDS, READERS, guess_format, open_source
 from sim.data.schema import META_INTERVAL_NS, META_KIND, SCHEMAS
 from sim.data.source import BatchSource
+from sim.core import args as types
 from sim.core.errors import DataFileError, UserInputError
 
 _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".lz4")
@@ -178,10 +179,11 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
     add("--interval", help="bar interval of a klines file, e.g. 1m, 1h, 1d (default: from the file)")
     add("--quotes", metavar="FILE", type=Path, help="an L1 quotes file to check the trades' sides against")
     add("--quotes-format", choices=sorted(READERS), help="the quotes file's format (default: guessed)")
-    add("--out", metavar="DIR", type=Path, help="directory of the output <stem>.parquet (default: current directory)")
-    add("--report", metavar="PATH", type=Path, help="also write the report as JSON to PATH")
+    add("--out", metavar="DIR", type=types.out_dir,
+        help="directory of the output <stem>.parquet (default: current directory)")
+    add("--report", metavar="PATH", type=types.out_file, help="also write the report as JSON to PATH")
     add("--on-bad-rows", choices=("fail", "drop"), default="drop", help="stop at the first bad row, or count (default)")
-    add("--tick-size", type=float, default=0.1, help="price tick of the instrument (default 0.1)")
+    add("--tick-size", type=types.positive_float, default=0.1, help="price tick of the instrument (default 0.1)")
 
 
 def run_import(args: argparse.Namespace) -> int:
