@@ -246,8 +246,21 @@ def to_ns(
         pass
     i = first_bad_index(array, lambda a: _convert(a, unit)) or 0
     value = array[i].as_py()
+    own = _own_unit(value)
+    if unit in NS_PER_UNIT and own is not None and own != unit:
+        raise DataFileError(path, f"timestamp {value!r} looks like {own}, but this file's timestamps are {unit} "
+                                  "(mixed units in one column)", row=row0 + i)
     described = "ISO 8601" if unit == "iso" else f"a Unix timestamp in {unit}"
     raise DataFileError(path, f"timestamp {value!r} is not {described}", row=row0 + i)
+
+
+def _own_unit(value: object) -> str | None:
+    """The unit a single number's magnitude says, or None for what is not a number."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return unit_of_magnitude(number) if np.isfinite(number) else None
 
 
 def iso_ns(ns: int) -> str:
@@ -273,10 +286,7 @@ def check_plausible(ns: np.ndarray, array: pa.Array, *, path: Path | str, row0: 
     i = int(np.flatnonzero(bad)[0])
     value = array[i].as_py()
     if unit in NS_PER_UNIT:
-        try:
-            own = unit_of_magnitude(float(value))
-        except (TypeError, ValueError):
-            own = unit
+        own = _own_unit(value) or unit
         if own != unit:
             raise DataFileError(path, f"timestamp {value!r} looks like {own}, but this file's timestamps are {unit} "
                                       "(mixed units in one column)", row=row0 + i)
@@ -296,6 +306,11 @@ class TimestampColumn:
         array = plain_array(array)
         if self.unit is None:
             self.unit = detect_unit(array, path=self.path, row0=row0)
+            # The value the unit was detected from must itself be plausible: else the rest of the
+            # file would be judged against a unit read from a bad first row.
+            first = array.slice(0, 1)
+            check_plausible(to_ns(first, path=self.path, row0=row0, unit=self.unit), first, path=self.path,
+                            row0=row0, unit=self.unit)
         ns = to_ns(array, path=self.path, row0=row0, unit=self.unit)
         check_plausible(ns, array, path=self.path, row0=row0, unit=self.unit)
         return ns

@@ -65,9 +65,19 @@ def build_sources(sc: LoadedScenario) -> list[BatchSource]:
     if spec.synthetic is not None:
         gen = _generator(sc)
         return [gen.trades(), gen.quotes()]
+    from sim.core.errors import DataFileError
     from sim.data.readers import open_source
 
-    return [open_source(sc.resolve(f, i), f.format, f.kind, **f.options) for i, f in enumerate(spec.data)]
+    sources = []
+    for i, f in enumerate(spec.data):
+        path = sc.resolve(f, i)
+        try:
+            sources.append(open_source(path, f.format, f.kind, **f.options))
+        except DataFileError:
+            raise  # the file itself: named with its row
+        except UserInputError as e:  # the entry's format, kind or options: name the manifest's key too
+            raise ManifestError(sc.path, f"data[{i}]", str(e)) from None
+    return sources
 
 
 @dataclass(frozen=True)
