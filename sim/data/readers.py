@@ -80,7 +80,7 @@ def open_source(path: Path | str, fmt: str, kind: str | None = None, **options: 
 
 
 #: bounds of the size options: a block or batch is held in memory whole
-_SIZE_BOUNDS = {"block_size": (1 << 10, 1 << 28), "batch_size": (1, 1 << 24)}
+_SIZE_BOUNDS = {"block_size": (64, 1 << 28), "batch_size": (1, 1 << 24)}
 
 
 def _check_options(path: Path | str, options: dict[str, Any]) -> None:
