@@ -48,7 +48,6 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
 seed = int_in(0, SEED_MAX)
 port = int_in(0, 65535)
 non_negative_int = int_in(0, 10**9)
-positive_int = int_in(1, 10**9)
 
 
 def http_url(text: str) -> str:
