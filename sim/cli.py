@@ -1,8 +1,9 @@
 """The `sim` command line.
 
 Exit codes: 0 success; 1 a check failed (golden mismatch, nondeterminism); 2 bad input (a
-one-line message naming the file, row or key — never a traceback); 3 scenarios unavailable
-on this machine (their data root is missing) under `verify` without `--skip-unavailable`.
+one-line message naming the file, row or key — never a traceback; a bad option too: one line,
+not argparse's usage block); 3 scenarios unavailable on this machine (their data root is missing)
+under `verify` without `--skip-unavailable`, or for the one scenario `run` was given.
 """
 
 from __future__ import annotations
@@ -14,26 +15,31 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from sim.core import args as types
 from sim.core.errors import UserInputError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
+#: a sweep runs each point in turn: more than this is a typo, not a plan
+MAX_SWEEP_POINTS = 10_000
 
 
-def _parse_value(text: str) -> Any:
-    import yaml
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the project's bad-input contract: a bad option or argument is one line on
+    stderr (`error: PROG: MESSAGE`) and exit 2, not a usage block. Subcommands inherit it."""
 
-    return yaml.safe_load(text)
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        one_line = " ".join(message.split())
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {one_line} (see {self.prog} --help)\n")
 
 
-def _overrides(pairs: list[str] | None) -> dict[str, Any]:
+def _overrides(pairs: list[tuple[str, Any]] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for p in pairs or []:
-        if "=" not in p:
-            raise UserInputError(f"--set expects KEY=VALUE, got {p!r}")
-        k, v = p.split("=", 1)
-        out[k.strip()] = _parse_value(v)
+    for key, value in pairs or []:
+        if key in out:
+            raise UserInputError(f"--set names {key!r} twice")
+        out[key] = value
     return out
 
 
@@ -66,11 +72,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{'wall_s':<{width}}  {result.manifest['wall_s']}")
     if result.manifest["bad_rows"]:
         print(f"dropped bad rows: {json.dumps(result.manifest['bad_rows'], sort_keys=True)}")
+    _print_outside_window(result, sc)
     _print_metrics(result, out)
     print(f"outputs: {out}")
     if args.report:
         print(f"report: {_write_report(out)}")
     return EXIT_OK
+
+
+def _print_outside_window(result: Any, sc: Any) -> None:
+    """Rows the run skipped because they lie outside the scenario's window, by source and kind:
+    never dropped without a word (they are not bad rows, so they are not in the manifest)."""
+    outside = getattr(result, "rows_outside_window", {})
+    if outside:
+        w = sc.spec.window
+        parts = ", ".join(f"{name} ({kind}) {count}" for name, (kind, count) in sorted(outside.items()))
+        print(f"rows outside the window [{w.start.isoformat()}, {w.end.isoformat()}), skipped: {parts}")
 
 
 def _write_report(run_dir: Path, out: Path | None = None) -> Path:
@@ -132,6 +149,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid or [])
     if not grid:
         raise UserInputError("give at least one --grid KEY=V1,V2,...")
+    points = 1
+    for values in grid.values():
+        points *= len(values)
+    if points > MAX_SWEEP_POINTS:
+        raise UserInputError(f"--grid: {points} points, more than {MAX_SWEEP_POINTS}; sweep in parts")
     columns, rows = sweep(args.scenario, grid, _overrides(args.set))
     print(table_text(columns, rows), end="")
     if args.out:
@@ -141,7 +163,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print(_write_report(Path(args.run_dir), Path(args.out) if args.out else None))
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "manifest.json").is_file():
+        raise UserInputError(f"{run_dir}: not a run directory (no manifest.json)")
+    print(_write_report(run_dir, Path(args.out) if args.out else None))
     return EXIT_OK
 
 
@@ -238,6 +263,26 @@ def cmd_determinism(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if bad else EXIT_OK
 
 
+def _rows_of(result: Any, name: str) -> int | str:
+    """Data rows of a CSV export, or "-" when the run wrote none."""
+    import csv
+    import io
+
+    text = result.exports.get(name)
+    return "-" if text is None else max(0, sum(1 for _ in csv.reader(io.StringIO(text))) - 1)
+
+
+def _net_pnl(result: Any) -> Any:
+    """The run's net PnL: its metrics' (final − initial equity), else its summary's own total."""
+    metrics = result.summary.get("metrics")
+    if isinstance(metrics, dict) and "net_pnl" in metrics:
+        return metrics["net_pnl"]
+    for key in ("net_pnl", "total_pnl_usd"):
+        if key in result.summary:
+            return result.summary[key]
+    return None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sim.outputs.exports import fmt
     from sim.run import run, write_run_dir
@@ -251,10 +296,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             continue
         result = run(sc, stores_dir=out_root / sc.id)
         write_run_dir(result, out_root / sc.id)
-        s = result.summary
-        rows.append((sc.id, result.manifest["events"], s["bars"], s["orders"], s["fills"],
-                     fmt(round(s["realized_pnl"] - s["fees"] - s["funding"], 6)), result.manifest["wall_s"]))
-    header = ("scenario", "events", "bars", "orders", "fills", "net_pnl", "wall_s")
+        net = _net_pnl(result)
+        rows.append((sc.id, sc.spec.strategy, result.manifest["events"], _rows_of(result, "bars.csv"),
+                     _rows_of(result, "orders.csv"), _rows_of(result, "fills.csv"),
+                     "-" if net is None else fmt(round(net, 6)), result.manifest["wall_s"]))
+    header = ("scenario", "strategy", "events", "bars", "orders", "fills", "net_pnl", "wall_s")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)))
@@ -272,23 +318,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="sim", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = ap.add_subparsers(dest="command", required=True)
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(prog="sim", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="replay one scenario into a run directory")
     p.add_argument("scenario", help="scenario id (group/name) or path to its YAML")
-    p.add_argument("--out", help="run directory (default runs/<scenario>)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--speed", type=float, help="pace at this many times real time (default: as fast as possible)")
+    p.add_argument("--out", type=types.out_dir, help="run directory (default runs/<scenario>)")
+    p.add_argument("--set", action="append", type=types.key_value, metavar="KEY=VALUE",
+                   help="config override (repeatable)")
+    p.add_argument("--seed", type=types.seed, help="seed (default: the scenario's)")
+    p.add_argument("--speed", type=types.positive_float,
+                   help="pace at this many times real time (default: as fast as possible)")
     p.add_argument("--on-bad-rows", choices=("fail", "drop"), help="override the scenario's bad-row policy")
     p.add_argument("--report", action="store_true", help="also write report.html into the run directory")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="write a self-contained HTML report (charts, metrics) of a run directory")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `sim run`")
-    p.add_argument("--out", metavar="FILE", help="HTML file to write (default RUN_DIR/report.html)")
+    p.add_argument("run_dir", metavar="RUN_DIR", type=types.existing_dir, help="a directory written by `sim run`")
+    p.add_argument("--out", metavar="FILE", type=types.out_file, help="HTML file to write (default RUN_DIR/report.html)")
     p.set_defaults(func=cmd_report)
 
     from sim.strategies.registry import all_plugins
@@ -302,8 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="replay one scenario over a grid of config values; print a metrics table")
     p.add_argument("scenario")
     p.add_argument("--grid", action="append", metavar="KEY=V1,V2,...", help="values of one config key (repeatable)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override for every point")
-    p.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
+    p.add_argument("--set", action="append", type=types.key_value, metavar="KEY=VALUE",
+                   help="config override for every point")
+    p.add_argument("--out", metavar="FILE.csv", type=types.out_file, help="also write the table as CSV")
     p.set_defaults(func=cmd_sweep)
 
     from sim.batch.fuzz_command import add_fuzz_arguments, cmd_fuzz
@@ -324,8 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--skip-unavailable", action="store_true",
                            help="scenarios whose data root is missing do not fail the command")
         if name == "verify":
-            p.add_argument("--golden", help="compare with this folder instead of golden/<scenario>")
-            p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
+            p.add_argument("--golden", type=types.existing_dir,
+                           help="compare with this folder instead of golden/<scenario>")
+            p.add_argument("--set", action="append", type=types.key_value, metavar="KEY=VALUE",
+                           help="config override (repeatable)")
         p.set_defaults(func=func)
 
     from adapters.emulator.command import add_arguments as add_emulator_arguments
@@ -358,30 +409,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("demo", help="replay the shipped synthetic scenarios and print a summary")
-    p.add_argument("--out")
+    p.add_argument("--out", type=types.out_dir, help="directory of the run directories (default runs/demo)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("list", help="list the scenarios")
     p.set_defaults(func=cmd_list)
 
-    try:
-        from sim.data.importer import add_import_arguments, run_import
-    except ImportError:  # pragma: no cover - the importer is part of the package
-        pass
-    else:
-        p = sub.add_parser("import", help="turn a recorded file into the project's Parquet, with a data-quality report")
-        add_import_arguments(p)
-        p.set_defaults(func=run_import)
+    from sim.data.importer import add_import_arguments, run_import
+
+    p = sub.add_parser("import", help="turn a recorded file into the project's Parquet, with a data-quality report")
+    add_import_arguments(p)
+    p.set_defaults(func=run_import)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Runs one command. Errors a user can cause end here as one line on stderr and an exit code;
+    anything else is a bug and keeps its traceback."""
+    from sim.scenario.roots import ScenarioUnavailable
+
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except UserInputError as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ScenarioUnavailable as e:
         print(f"error: {e}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            return _broken_pipe()
+        # a path the user named that cannot be written or read (permissions, a full disk, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _broken_pipe() -> int:
+    """The reader of our output went away (`sim list | head`): not an error of ours. stdout is
+    pointed at devnull so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OK

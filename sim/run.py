@@ -217,7 +217,8 @@ def run(
         manifest["side_agreement"] = market.side_agreement()
     manifest["outputs"] = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(exports.items())}
     manifest["wall_s"] = round(time.perf_counter() - t0, 3)  # sim-determinism: allowed
-    return RunResult(sc.id, manifest, exports, summary)
+    outside = {s.name: (s.kind, n) for s, n in zip(market.sources, market.rows_outside_window) if n}
+    return RunResult(sc.id, manifest, exports, summary, outside)
 
 
 def _standard_summary(recorder: Recorder, ctx: StrategyContext, config: Config, market: MarketFeed,

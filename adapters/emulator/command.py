@@ -26,6 +26,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from sim.core import args as types
 from sim.core.errors import UserInputError
 
 EMULATOR_KEY = "emulator-api-key"
@@ -50,15 +51,16 @@ def _time_ns(value: Any, origin: str) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario id (group/name) or path to its YAML")
-    p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port, printed on start)")
+    p.add_argument("--port", type=types.port, required=True, help="TCP port (0: any free port, printed on start)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
-    p.add_argument("--speed", type=float, help="market time per real time once paced (default 60)")
+    p.add_argument("--speed", type=types.positive_float, help="market time per real time once paced (default 60)")
     p.add_argument("--fast-until", metavar="TIME", help="replay as fast as clients read until this market time")
     p.add_argument("--start", choices=("subscribe", "now"), default=None,
                    help="start the replay at the first public subscription (default) or at once")
     p.add_argument("--api-key")
     p.add_argument("--api-secret")
-    p.add_argument("--rate-limit-scale", type=float, default=1.0, help="multiply Bybit's per-second limits")
+    p.add_argument("--rate-limit-scale", type=types.positive_float, default=1.0,
+                   help="multiply Bybit's per-second limits")
     p.add_argument("--pause-without-clients", action="store_true", default=None,
                    help="hold market time while no public subscriber is connected")
     p.add_argument("--category", choices=CATEGORIES, help="serve the instrument as this category (default: "
@@ -108,9 +110,9 @@ def build(args: argparse.Namespace) -> Any:
     for flag in ("pause_without_clients", "start_on_subscribe"):
         if not isinstance(block.get(flag, False), bool):
             raise UserInputError(f"{sc.path}: emulator.{flag}: must be true or false, got {block[flag]!r}")
-    speed = args.speed if args.speed is not None else float(block.get("speed", 60.0))
-    if speed <= 0:
-        raise UserInputError(f"{sc.path}: emulator speed must be positive, got {speed}")
+    speed = args.speed if args.speed is not None else block.get("speed", 60.0)
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) or speed <= 0:
+        raise UserInputError(f"{sc.path}: emulator.speed: must be a finite number > 0, got {speed!r}")
     fast = args.fast_until if args.fast_until is not None else block.get("fast_until")
     start = args.start or ("subscribe" if block.get("start_on_subscribe", True) else "now")
     try:

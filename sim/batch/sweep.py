@@ -21,8 +21,8 @@ METRIC_COLUMNS = ("trades", "net_pnl", "gross_pnl", "fees", "funding", "win_rate
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
-    """`KEY=V1,V2,...` items → {key: [values]} (values parsed as YAML scalars)."""
-    import yaml
+    """`KEY=V1,V2,...` items → {key: [values]} (values parsed as strict YAML scalars)."""
+    from sim.core.yaml_file import parse_value
 
     grid: dict[str, list[Any]] = {}
     for item in items:
@@ -30,9 +30,11 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
             raise UserInputError(f"--grid expects KEY=V1,V2,..., got {item!r}")
         key, values = item.split("=", 1)
         key = key.strip()
+        if not key:
+            raise UserInputError(f"--grid expects KEY=V1,V2,..., got {item!r}")
         if key in grid:
             raise UserInputError(f"--grid names {key!r} twice")
-        parsed = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+        parsed = [parse_value(v, f"--grid {key}") for v in values.split(",") if v.strip()]
         if not parsed:
             raise UserInputError(f"--grid {key}: no values")
         grid[key] = parsed

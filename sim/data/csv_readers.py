@@ -228,11 +228,36 @@ class CsvSource:
             rows = max(0, lines - (1 if self.has_header else 0))
             what = "truncated" if truncated else "corrupt"
             raise DataFileError(self.path, f"{what} gzip stream after row {rows}") from None
-        located = self._bad_field_count(rows_done) or self._bad_value(rows_done)
+        located = self._bad_utf8(rows_done) if "UTF8" in message or "utf8" in message else None
+        located = located or self._bad_field_count(rows_done) or self._bad_value(rows_done)
         if located is not None:
             row, text = located
             raise DataFileError(self.path, text, row=row) from None
         raise DataFileError(self.path, f"unreadable after row {rows_done}: {message}") from None
+
+    def _bad_utf8(self, rows_done: int) -> tuple[int, str] | None:
+        """The first data row after `rows_done` that is not UTF-8 text."""
+        row = -1 if self.has_header else 0
+        try:
+            with pa.input_stream(str(self.path), compression="detect") as stream:
+                pending = b""
+                while True:
+                    chunk = stream.read(1 << 20)
+                    lines = (pending + chunk).split(b"\n")
+                    pending = lines.pop() if chunk else b""
+                    for line in lines:
+                        if not line.strip():
+                            continue  # pyarrow skips blank lines, so they are not rows
+                        row += 1
+                        if row > rows_done:
+                            try:
+                                line.decode("utf-8")
+                            except UnicodeDecodeError as e:
+                                return row, f"not UTF-8 text (byte {e.start} of the row): {line[:60]!r}"
+                    if not chunk:
+                        return None
+        except (pa.ArrowException, OSError):
+            return None
 
     def _bad_field_count(self, rows_done: int) -> tuple[int, str] | None:
         read = pcsv.ReadOptions(

@@ -31,6 +31,7 @@ from sim.data.quality import (
 from sim.data.readers import FORMAT_KINDS, READERS, guess_format, open_source
 from sim.data.schema import META_INTERVAL_NS, META_KIND, SCHEMAS
 from sim.data.source import BatchSource
+from sim.core import args as types
 from sim.core.errors import DataFileError, UserInputError
 
 _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".lz4")
@@ -61,11 +62,86 @@ def _push(engine: _core.MarketEngine, sid: int, source: BatchSource, row0: int, 
         engine.push_klines(sid, row0, c[0], source.interval_ns, *c[1:])
 
 
-def _drain(engine: _core.MarketEngine, until_ns: int) -> None:
+#: the engine closes every minute it passes, rows or not: it is advanced at most this far per call
+#: (so the minute closes one call returns stay few), and a jump forward longer than this between
+#: rows starts a fresh engine (so a file's cost follows its rows, not the years between two of them)
+DRAIN_STEP_NS = 86_400 * NS_PER_S
+
+
+def _drain(engine: _core.MarketEngine, from_ns: int | None, until_ns: int) -> None:
     # Events are not needed, only the validation the merge applies on the way; draining after
     # every batch keeps the engine's buffer to one batch.
-    while engine.advance_to(until_ns)[0] == "events":
-        pass
+    t = until_ns if from_ns is None else min(until_ns, from_ns + DRAIN_STEP_NS)
+    while True:
+        while engine.advance_to(t)[0] == "events":
+            pass
+        if t >= until_ns:
+            return
+        t = min(until_ns, t + DRAIN_STEP_NS)
+
+
+class _Validation:
+    """The engine's row validation over a file, batch by batch, in fresh engines across long jumps
+    forward in time. A jump cannot hide a bad row: time going backwards is judged within an engine
+    (a row after a jump is later than every row before it), duplicate ids within 60 s."""
+
+    def __init__(self, source: BatchSource, path: Path, tick_size: float, on_bad_rows: str) -> None:
+        self.source, self.path, self.tick_size, self.on_bad_rows = source, path, tick_size, on_bad_rows
+        self.shift = source.interval_ns if source.kind == "klines" and source.interval_ns else 0
+        self.bad: dict[str, BadRows] = {}
+        self.engine: _core.MarketEngine | None = None
+        self.drained_ns: int | None = None
+        self.last_event_ns: int | None = None
+        self.max_ts: int | None = None
+
+    def _new_engine(self) -> None:
+        self.finish()
+        try:
+            self.engine = _core.MarketEngine(tick_size=self.tick_size, taker_fee_bps=0.0, maker_fee_bps=0.0,
+                                             on_bad_rows=self.on_bad_rows)
+        except _core.DataInputError as e:
+            raise UserInputError(str(e)) from None
+        self.sid = self.engine.add_source(self.source.kind)
+        self.drained_ns = self.last_event_ns = None
+
+    def push(self, row0: int, batch: pa.RecordBatch) -> None:
+        ts = batch.column(0).to_numpy()
+        if not len(ts):
+            return
+        before = np.maximum.accumulate(np.concatenate(([self.max_ts if self.max_ts is not None else ts[0]], ts)))[:-1]
+        jumps = np.flatnonzero(ts - before > DRAIN_STEP_NS).tolist()
+        starts = [0, *[j for j in jumps if j > 0]]
+        for a, b in zip(starts, [*starts[1:], len(ts)]):
+            if self.engine is None or a in jumps:
+                self._new_engine()
+            self._push(row0 + a, batch.slice(a, b - a), ts[a:b])
+        self.max_ts = int(max(ts.max(), self.max_ts if self.max_ts is not None else ts.max()))
+
+    def _push(self, row0: int, batch: pa.RecordBatch, ts: np.ndarray) -> None:
+        assert self.engine is not None
+        try:
+            _push(self.engine, self.sid, self.source, row0, batch)
+        except _core.BadRowError as e:
+            _, row, bad_kind, detail = e.args
+            raise DataFileError(self.path, f"bad row: {bad_kind} ({detail})", row=int(row)) from None
+        hi = int(ts.max()) + self.shift
+        self.last_event_ns = hi if self.last_event_ns is None else max(self.last_event_ns, hi)
+        if self.drained_ns is None:
+            self.drained_ns = int(ts.min())
+        _drain(self.engine, self.drained_ns, self.last_event_ns)
+        self.drained_ns = self.last_event_ns
+
+    def finish(self) -> None:
+        if self.engine is None:
+            return
+        self.engine.finish_source(self.sid)
+        if self.last_event_ns is not None:
+            _drain(self.engine, self.drained_ns, self.last_event_ns)
+        for _, k, n, r, d in self.engine.bad_rows():
+            had = self.bad.get(k)
+            self.bad[k] = (BadRows(count=int(n), first_row=int(r), first_detail=d) if had is None else
+                           BadRows(count=had.count + int(n), first_row=had.first_row, first_detail=had.first_detail))
+        self.engine = None
 
 
 def import_file(
@@ -104,17 +180,11 @@ def import_file(
         qsource = open_source(qpath, quotes_format or guess_format(qpath), "quotes")
         agreement = SideAgreement(qsource.batches(), str(qpath))
 
-    try:
-        engine = _core.MarketEngine(tick_size=tick_size, taker_fee_bps=0.0, maker_fee_bps=0.0, on_bad_rows=on_bad_rows)
-    except _core.DataInputError as e:
-        raise UserInputError(str(e)) from None
-    sid = engine.add_source(source.kind)
+    validation = _Validation(source, path, tick_size, on_bad_rows)
     threshold = DEFAULT_GAP_THRESHOLD_NS
     if source.kind == "klines" and source.interval_ns:
         threshold = max(threshold, source.interval_ns)  # consecutive bars are one interval apart
     gaps = GapTracker(threshold)
-    event_shift = source.interval_ns if source.kind == "klines" and source.interval_ns else 0
-    last_event_ns: int | None = None
     has_sides = False
 
     metadata = {META_KIND: source.kind.encode()}
@@ -128,27 +198,17 @@ def import_file(
                 writer.write_batch(batch)
                 ts = batch.column(0).to_numpy()
                 gaps.update(ts, row0)
-                try:
-                    _push(engine, sid, source, row0, batch)
-                except _core.BadRowError as e:
-                    _, row, bad_kind, detail = e.args
-                    raise DataFileError(path, f"bad row: {bad_kind} ({detail})", row=int(row)) from None
-                if len(ts):
-                    hi = int(ts.max()) + event_shift
-                    last_event_ns = hi if last_event_ns is None else max(last_event_ns, hi)
-                    _drain(engine, last_event_ns)
+                validation.push(row0, batch)
                 if agreement is not None:
                     has_sides = has_sides or bool(np.any(batch.column("side").to_numpy() != 0))
                     agreement.update(batch)
-            engine.finish_source(sid)
-            if last_event_ns is not None:
-                _drain(engine, last_event_ns)
+            validation.finish()
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
 
-    bad = {k: BadRows(count=int(n), first_row=int(r), first_detail=d) for _, k, n, r, d in engine.bad_rows()}
+    bad = validation.bad
     span = 0.0 if gaps.min_ts is None or gaps.max_ts is None else (gaps.max_ts - gaps.min_ts) / NS_PER_S
     return QualityReport(
         path=str(path),
@@ -178,10 +238,11 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
     add("--interval", help="bar interval of a klines file, e.g. 1m, 1h, 1d (default: from the file)")
     add("--quotes", metavar="FILE", type=Path, help="an L1 quotes file to check the trades' sides against")
     add("--quotes-format", choices=sorted(READERS), help="the quotes file's format (default: guessed)")
-    add("--out", metavar="DIR", type=Path, help="directory of the output <stem>.parquet (default: current directory)")
-    add("--report", metavar="PATH", type=Path, help="also write the report as JSON to PATH")
+    add("--out", metavar="DIR", type=types.out_dir,
+        help="directory of the output <stem>.parquet (default: current directory)")
+    add("--report", metavar="PATH", type=types.out_file, help="also write the report as JSON to PATH")
     add("--on-bad-rows", choices=("fail", "drop"), default="drop", help="stop at the first bad row, or count (default)")
-    add("--tick-size", type=float, default=0.1, help="price tick of the instrument (default 0.1)")
+    add("--tick-size", type=types.positive_float, default=0.1, help="price tick of the instrument (default 0.1)")
 
 
 def run_import(args: argparse.Namespace) -> int:

@@ -70,12 +70,33 @@ def open_source(path: Path | str, fmt: str, kind: str | None = None, **options: 
             f"{path}: format {fmt} has no option {', '.join(unknown)}"
             + (f" (options: {', '.join(sorted(allowed))})" if allowed else "")
         )
+    _check_options(path, options)
     if issubclass(cls, CsvSource):
         implied = FORMAT_KINDS[fmt]
         if kind is not None and kind != implied:
             raise UserInputError(f"{path}: format {fmt} holds {implied}, not {kind}")
         return cls(path, **options)
     return cls(path, kind, **options)  # type: ignore[arg-type]
+
+
+#: bounds of the size options: a block or batch is held in memory whole
+_SIZE_BOUNDS = {"block_size": (64, 1 << 28), "batch_size": (1, 1 << 24)}
+
+
+def _check_options(path: Path | str, options: dict[str, Any]) -> None:
+    """Types and bounds of the reader options, before any reader sizes a buffer from them."""
+    for name, (lo, hi) in _SIZE_BOUNDS.items():
+        if name in options:
+            v = options[name]
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise UserInputError(f"{path}: option {name} must be an integer from {lo} to {hi}, not {v!r}")
+    columns = options.get("columns")
+    if "columns" in options and (not isinstance(columns, dict)
+                                 or not all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items())):
+        raise UserInputError(f"{path}: option columns must map roles to column names, not {columns!r}")
+    if "interval" in options and (isinstance(options["interval"], bool)
+                                  or not isinstance(options["interval"], (int, str))):
+        raise UserInputError(f"{path}: option interval must be a duration like '1m' or a number of ns")
 
 
 _BYBIT_COLUMNS = {"timestamp", "symbol", "side", "size", "price", "trdmatchid"}

@@ -8,6 +8,12 @@ cannot silently change unit half-way (a row that does not fit the unit is an err
 
 Numbers are classified by magnitude: s < 1e11 ≤ ms < 1e14 ≤ µs < 1e17 ≤ ns.
 
+Plausible range: every timestamp a file gives must lie in [2009-01-03, 2100-01-01) UTC (Bitcoin's
+first block; a fixed end, not the wall clock, so a file accepted today is accepted tomorrow). It
+is checked per batch, before anything is sized from the times, so one row stamped in 2200 cannot
+make a reader, an import or a run allocate or loop over two centuries of minutes. It also catches
+mixed units: a seconds value in a milliseconds file reads as January 1970 and is named as such.
+
 Exactness: CSV readers read timestamp columns as strings, and decimal strings are converted with
 integer arithmetic on their integer and fraction digits, so `1670889600.1234` s is exactly
 1670889600123400000 ns (digits beyond 1 ns are truncated). Float columns (only in Parquet/Feather
@@ -32,6 +38,11 @@ TimeUnit = Literal["s", "ms", "us", "ns", "iso", "timestamp"]
 NS_PER_UNIT: dict[str, int] = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _FRACTION_DIGITS = {"s": 9, "ms": 6, "us": 3, "ns": 0}
 _INT64_MAX = np.iinfo(np.int64).max
+
+#: the plausible range of a recorded timestamp, [EARLIEST_NS, LATEST_NS) in Unix ns
+EARLIEST_NS = 1_230_940_800 * 1_000_000_000  # 2009-01-03T00:00:00Z, the genesis block
+LATEST_NS = 4_102_444_800 * 1_000_000_000  # 2100-01-01T00:00:00Z
+PLAUSIBLE_RANGE = "2009-01-03..2100-01-01"
 
 _NUMBER_RE = r"^[+-]?(?:\d+\.?\d*|\.\d+)$"
 _DECIMAL_RE = r"^(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?$"
@@ -235,18 +246,71 @@ def to_ns(
         pass
     i = first_bad_index(array, lambda a: _convert(a, unit)) or 0
     value = array[i].as_py()
+    own = _own_unit(value)
+    if unit in NS_PER_UNIT and own is not None and own != unit:
+        raise DataFileError(path, f"timestamp {value!r} looks like {own}, but this file's timestamps are {unit} "
+                                  "(mixed units in one column)", row=row0 + i)
     described = "ISO 8601" if unit == "iso" else f"a Unix timestamp in {unit}"
     raise DataFileError(path, f"timestamp {value!r} is not {described}", row=row0 + i)
 
 
+def _own_unit(value: object) -> str | None:
+    """The unit a single number's magnitude says, or None for what is not a number."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return unit_of_magnitude(number) if np.isfinite(number) else None
+
+
+def iso_ns(ns: int) -> str:
+    """A Unix-ns time as ISO 8601 UTC to the second (for messages)."""
+    import datetime as _dt
+
+    seconds = ns // 1_000_000_000
+    try:
+        return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds} s after 1970"
+
+
+def check_plausible(ns: np.ndarray, array: pa.Array, *, path: Path | str, row0: int, unit: str) -> None:
+    """DataFileError naming the first row whose time lies outside [EARLIEST_NS, LATEST_NS).
+
+    A number whose own magnitude says another unit than the file's is called a mixed unit."""
+    if ns.size == 0:
+        return
+    bad = (ns < EARLIEST_NS) | (ns >= LATEST_NS)
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    value = array[i].as_py()
+    if unit in NS_PER_UNIT:
+        own = _own_unit(value) or unit
+        if own != unit:
+            raise DataFileError(path, f"timestamp {value!r} looks like {own}, but this file's timestamps are {unit} "
+                                      "(mixed units in one column)", row=row0 + i)
+    raise DataFileError(path, f"timestamp {value!r} is {iso_ns(int(ns[i]))}, outside the plausible range "
+                              f"{PLAUSIBLE_RANGE}", row=row0 + i)
+
+
 class TimestampColumn:
-    """The timestamp column of one file: detects the unit on the first batch and keeps it."""
+    """The timestamp column of one file: detects the unit on the first batch and keeps it, and
+    checks every value against the plausible range (which also catches a change of unit)."""
 
     def __init__(self, path: Path | str, unit: TimeUnit | None = None) -> None:
         self.path = path
         self.unit: TimeUnit | None = unit
 
     def to_ns(self, array: pa.Array | pa.ChunkedArray, row0: int) -> np.ndarray:
+        array = plain_array(array)
         if self.unit is None:
             self.unit = detect_unit(array, path=self.path, row0=row0)
-        return to_ns(array, path=self.path, row0=row0, unit=self.unit)
+            # The value the unit was detected from must itself be plausible: else the rest of the
+            # file would be judged against a unit read from a bad first row.
+            first = array.slice(0, 1)
+            check_plausible(to_ns(first, path=self.path, row0=row0, unit=self.unit), first, path=self.path,
+                            row0=row0, unit=self.unit)
+        ns = to_ns(array, path=self.path, row0=row0, unit=self.unit)
+        check_plausible(ns, array, path=self.path, row0=row0, unit=self.unit)
+        return ns

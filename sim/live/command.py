@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from sim.core import args as types
 from sim.core.errors import UserInputError
 
 EXIT_REFUSED = 1
@@ -29,18 +30,20 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario id (group/name) or path: the strategy, its config and instrument")
     p.add_argument("--mode", choices=("dry_run", "paper", "shadow", "live"))
     p.add_argument("--network", choices=("testnet", "mainnet"))
-    p.add_argument("--endpoint", help="a loopback emulator's base URL (http://127.0.0.1:PORT)")
+    p.add_argument("--endpoint", type=types.http_url, help="a loopback emulator's base URL (http://127.0.0.1:PORT)")
     p.add_argument("--category", choices=("linear", "spot", "inverse"))
-    p.add_argument("--settings", type=Path, help="a YAML file of live settings (flags override it)")
-    p.add_argument("--data-dir", type=Path, help="the data directory (default: DATABASE_DIR, else ./data)")
-    p.add_argument("--control-port", type=int, help="the control server's port (default: any free one)")
-    p.add_argument("--warmup-minutes", type=int, help="minutes of market data before activation (default 240)")
-    p.add_argument("--max-wall-s", type=float, help="stop after this many seconds of wall time")
-    p.add_argument("--out", type=Path, help="where to write the session's exports (default: DATA_DIR/session)")
+    p.add_argument("--settings", type=types.existing_file, help="a YAML file of live settings (flags override it)")
+    p.add_argument("--data-dir", type=types.out_dir, help="the data directory (default: DATABASE_DIR, else ./data)")
+    p.add_argument("--control-port", type=types.port, help="the control server's port (default: any free one)")
+    p.add_argument("--warmup-minutes", type=types.non_negative_int,
+                   help="minutes of market data before activation (default 240)")
+    p.add_argument("--max-wall-s", type=types.positive_float, help="stop after this many seconds of wall time")
+    p.add_argument("--out", type=types.out_dir, help="where to write the session's exports (default: DATA_DIR/session)")
 
 
 def add_operate_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, help="the running session's data directory (default: DATABASE_DIR, else ./data)")
+    p.add_argument("--data-dir", type=types.out_dir,
+                   help="the running session's data directory (default: DATABASE_DIR, else ./data)")
 
 
 def _data_dir(given: Path | None, secrets: Any) -> Path:
@@ -139,8 +142,10 @@ def _control_url(data_dir: Path) -> str:
         return str(json.loads(path.read_text())["url"])
     except FileNotFoundError:
         raise UserInputError(f"{path}: no running session (no control file)") from None
-    except (json.JSONDecodeError, KeyError):
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         raise UserInputError(f"{path}: not a control file written by `sim live`") from None
+    except IsADirectoryError:
+        raise UserInputError(f"{path}: not a control file written by `sim live` (a directory)") from None
 
 
 def _call(url: str, method: str, token: str | None = None, body: dict[str, Any] | None = None) -> tuple[int, dict]:

@@ -34,11 +34,13 @@ class _RecordingJournal:
 
 def add_record_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario id or path: the strategy, its config and instrument, and the window")
-    p.add_argument("--endpoint", required=True, help="the exchange: a loopback emulator's base URL")
-    p.add_argument("--out", type=Path, required=True, help="directory for the recording (NAME.yaml and its data)")
-    p.add_argument("--name", help="the recording's name (default: the scenario's name + _recorded)")
+    from sim.core import args as types
+
+    p.add_argument("--endpoint", type=types.http_url, required=True, help="the exchange: a loopback emulator's base URL")
+    p.add_argument("--out", type=types.out_dir, required=True, help="directory for the recording (NAME.yaml and its data)")
+    p.add_argument("--name", type=types.plain_name, help="the recording's name (default: the scenario's name + _recorded)")
     p.add_argument("--network", choices=("testnet", "mainnet"), default="testnet")
-    p.add_argument("--max-wall-s", type=float, default=3600.0)
+    p.add_argument("--max-wall-s", type=types.positive_float, default=3600.0)
 
 
 def cmd_record(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -12,6 +12,9 @@ class RunResult:
     manifest: dict[str, Any]
     exports: dict[str, str]
     summary: dict[str, Any]
+    #: source name → (kind, rows skipped because they lie outside the window), non-zero ones only;
+    #: reported by `sim run`, not part of the manifest (see docs/DECISIONS.md)
+    rows_outside_window: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def golden_manifest(self) -> dict[str, Any]:
         """The stable part of the manifest: no wall time, no code version."""

@@ -5,6 +5,12 @@ files relative to the data root, or a seeded synthetic generator), adapter, opti
 funding (a fixed rate, or a file of recorded rates), and — by rule — the golden folder it is
 checked against: `scenarios/<group>/<name>.yaml` ↔ `golden/<group>/<name>/`.
 Any unknown key, missing file or bad value is a one-line error naming the key and the file.
+
+Bounded: the window lies in the plausible range of recorded times (`sim.data.timestamps`) and is
+at most MAX_WINDOW_DAYS long, and a synthetic script ends at most a day past the window, since a
+run keeps a row per minute and a generator a value per second of them. Contained: every path the
+manifest names resolves, symlinks followed, inside its root (the data root, or the manifest's
+folder for `root: scenario`).
 """
 
 from __future__ import annotations
@@ -20,12 +26,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sim.core.errors import ManifestError
 from sim.data.funding import file_schedule, fixed_schedule
+from sim.data.timestamps import EARLIEST_NS, LATEST_NS, PLAUSIBLE_RANGE
 from sim.core.yaml_file import read_mapping, validate
 
 from sim.scenario.roots import GOLDEN_DIR, REPO, SCENARIOS_DIR, ScenarioUnavailable, data_root
 
 __all__ = ["GOLDEN_DIR", "REPO", "SCENARIOS_DIR", "ScenarioUnavailable", "data_root", "LoadedScenario", "Scenario",
            "load_scenario", "all_scenarios", "scenario_id_for"]
+
+
+#: the longest window a scenario may have: a run keeps bars, features, signals and equity per minute
+#: in memory (about 2 kB a minute), so two years is about 1 M minutes and 2 GB
+MAX_WINDOW_DAYS = 731
+NS_PER_S = 1_000_000_000
+NS_PER_DAY = 86_400 * NS_PER_S
+#: how far past the window's end a synthetic script may run (what runs past it is generated, then
+#: skipped as outside the window)
+MAX_SCRIPT_OVERRUN_S = 86_400
 
 
 class _Strict(BaseModel):
@@ -49,17 +66,29 @@ class Window(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
+        for name in ("start", "end"):
+            ns = getattr(self, f"{name}_ns")
+            if not EARLIEST_NS <= ns <= LATEST_NS:
+                raise ValueError(f"{name} {getattr(self, name).isoformat()} is outside the plausible range {PLAUSIBLE_RANGE}")
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.end_ns - self.start_ns > MAX_WINDOW_DAYS * NS_PER_DAY:
+            raise ValueError(f"longer than {MAX_WINDOW_DAYS} days; run a longer span as several scenarios")
         return self
 
     @property
     def start_ns(self) -> int:
-        return int(self.start.timestamp()) * 1_000_000_000 + self.start.microsecond * 1000
+        return _ns(self.start)
 
     @property
     def end_ns(self) -> int:
-        return int(self.end.timestamp()) * 1_000_000_000 + self.end.microsecond * 1000
+        return _ns(self.end)
+
+
+def _ns(t: datetime) -> int:
+    # whole seconds from the aware datetime's difference, never a float timestamp
+    delta = t - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
 
 
 class DataFile(_Strict):
@@ -125,7 +154,16 @@ class Scenario(_Strict):
         given = [bool(self.data), self.synthetic is not None, self.basis_market is not None]
         if sum(given) != 1:
             raise ValueError("give exactly one of 'data' (recorded files), 'synthetic' or 'basis_market'")
+        if self.synthetic is not None and self.window.start_ns % (60 * NS_PER_S):
+            raise ValueError("window: a synthetic scenario starts on a whole minute")
         return self
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_range(cls, v: int) -> int:
+        if not 0 <= v < 2**63:
+            raise ValueError("must be an integer from 0 to 2**63 - 1")
+        return v
 
 
 class LoadedScenario:
@@ -142,19 +180,31 @@ class LoadedScenario:
         return GOLDEN_DIR / self.id
 
     def _resolve_path(self, path: str, root: str, key: str) -> Path:
+        """`path` under its root (the manifest's folder, or the data root), which it may not leave:
+        no absolute path, no `..` out of it, no symlink pointing out of it."""
+        if "\x00" in path or not path.strip():
+            raise ManifestError(self.path, key, f"not a file path: {path!r}")
+        if Path(path).is_absolute():
+            raise ManifestError(self.path, key, f"{path} is absolute; give it relative to the "
+                                                f"{'manifest' if root == 'scenario' else 'data root'}")
         if root == "scenario":
-            p = (self.path.parent / path).resolve()
-        elif Path(path).is_absolute():
-            p = Path(path)
+            base, name = self.path.parent, "the manifest's folder"
         else:
             data = data_root()
             if data is None or not data.is_dir():
                 raise ScenarioUnavailable(
                     f"{self.id}: data root not found (set SIM_DATA_DIR; {path} is read from it)"
                 )
-            p = data / path
+            base, name = data, "the data root"
+        base = base.resolve()
+        try:
+            p = (base / path).resolve()
+        except (OSError, RuntimeError) as e:  # a symlink loop
+            raise ManifestError(self.path, key, f"{path}: {e}") from None
+        if not p.is_relative_to(base):
+            raise ManifestError(self.path, key, f"{path} resolves to {p}, outside {name} ({base})")
         if not p.is_file():
-            raise ManifestError(self.path, key, f"file not found: {p}")
+            raise ManifestError(self.path, key, f"file not found: {base / path}")
         return p
 
     def resolve(self, f: DataFile, index: int) -> Path:

@@ -52,7 +52,7 @@ from sim.data.normalize import make_batch
 from sim.data.schema import META_KIND, SCHEMAS, SourceKind
 from sim.core.errors import ManifestError
 from sim.scenario.manifest import LoadedScenario, Scenario, load_scenario, scenario_id_for
-from sim.core.yaml_file import validate
+from sim.core.yaml_file import loads, validate
 
 #: manifest keys the recording writes itself
 OWNED_KEYS = ("name", "window", "data")
@@ -214,7 +214,7 @@ class ScenarioRecording:
         text = yaml.safe_dump(self.manifest(base=base, window_start_ns=window_start_ns, window_end_ns=window_end_ns),
                               sort_keys=False, allow_unicode=True, width=100)
         # Validate what the loader will read: the dumped text, not the dict it came from.
-        spec = validate(Scenario, yaml.safe_load(text), path)
+        spec = validate(Scenario, loads(text), path)
         if spec.window.start_ns != window_start_ns or spec.window.end_ns != window_end_ns:
             raise ValueError(f"window {window_start_ns}..{window_end_ns} ns does not survive the manifest's "
                              f"datetime ({spec.window.start_ns}..{spec.window.end_ns})")

@@ -234,9 +234,9 @@ class TickGenerator:
 
 def load_segments_yaml(path: Path | str) -> list[SegmentBase]:
     """Segments from a YAML file holding a list of segment mappings (errors name the file)."""
-    import yaml
+    from sim.core.yaml_file import loads
 
-    data = yaml.safe_load(Path(path).read_text())
+    data = loads(Path(path).read_text())
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of segments")
     return parse_segments(data, origin=path, key="segments")

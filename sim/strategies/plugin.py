@@ -32,9 +32,10 @@ from sim.strategies.api import Strategy, StrategyContext
 
 
 class StrictParams(BaseModel):
-    """A strategy's parameters: frozen, and an unknown key is an error naming it."""
+    """A strategy's parameters: frozen; an unknown key, a value of the wrong type (validated
+    strictly, see `StrategyPlugin.params`) or a NaN/infinite number is an error naming it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def hash(self) -> str:
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -155,9 +156,11 @@ class StrategyPlugin:
         return config, params
 
     def params(self, raw: Mapping[str, Any], overrides: Mapping[str, Any], origin: Path) -> StrictParams:
-        """The strategy's parameters from the scenario's `strategy_params` with dotted overrides."""
+        """The strategy's parameters from the scenario's `strategy_params` with dotted overrides,
+        validated strictly: an unknown key or a value of the wrong type (no coercion) is a one-line
+        error naming `strategy_params.<key>`."""
         merged = _with_overrides(dict(raw), overrides)
-        return validate(self.params_model, merged, origin, prefix="strategy_params")
+        return validate(self.params_model, merged, origin, prefix="strategy_params", strict=True)
 
     def config_layers(self, scenario_config: Mapping[str, Any], origin: Path) -> dict[str, Any]:
         """The config keys the strategy runs under, before the run's overrides."""

@@ -177,7 +177,7 @@ def test_values_for_the_engine_pass_through(write: Any) -> None:
 
 def test_parquet_null_timestamp_and_kind(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
-    ts = pa.array([1, 2, None, 4], pa.timestamp("ms", tz="UTC"))
+    ts = pa.array([T0, T0 + 1, None, T0 + 3], pa.timestamp("ms", tz="UTC"))
     pq.write_table(pa.table({"timestamp": ts, "price": [1.0] * 4, "qty": [1.0] * 4}), path, row_group_size=2)
     with pytest.raises(DataFileError, match="needs its kind"):
         open_source(path, "parquet")

@@ -29,7 +29,7 @@ UNITS = ("s", "ms", "us", "ns", "iso_z", "iso_offset", "iso_naive")
 RESOLUTION = {"s": 1, "ms": 1_000_000, "us": 1_000, "ns": 1, "iso_z": 1, "iso_offset": 1, "iso_naive": 1}
 NS = 1_000_000_000
 BYBIT_HEADER = "timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional\n"
-T_MIN, T_MAX = 946_684_800 * NS, 4_102_444_800 * NS  # 2000 … 2100
+T_MIN, T_MAX = 1_230_940_800 * NS, 4_102_444_800 * NS - 1  # the plausible range: 2009-01-03 … 2100
 
 SETTINGS = settings(
     max_examples=40,

@@ -88,8 +88,10 @@ def test_unit_is_kept_for_the_whole_file() -> None:
     col = TimestampColumn("f")
     assert col.to_ns(pa.array(["1670889600000"]), 1).tolist() == [T0 * 10**9]
     assert col.unit == "ms"
-    # A later batch of second-sized numbers is still read as ms, not re-detected.
-    assert col.to_ns(pa.array(["1670889600"]), 2).tolist() == [T0 * 10**6]
+    # A later batch of second-sized numbers is not re-detected: it is an error naming the row.
+    with pytest.raises(DataFileError, match="row 2: timestamp '1670889600' looks like s, but this file's "
+                                            r"timestamps are ms \(mixed units"):
+        col.to_ns(pa.array(["1670889600"]), 2)
     assert col.unit == "ms"
 
 

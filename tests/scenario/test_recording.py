@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sim.data.timestamps import EARLIEST_NS, LATEST_NS
 from sim.data.schema import SCHEMAS
 from sim.core.errors import DataFileError, ManifestError
 from sim.scenario.manifest import load_scenario
@@ -73,9 +74,11 @@ def test_a_recording_of_a_scenarios_ticks_replays_byte_identical(ref: str, tmp_p
 
 
 _I64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+# any time a reader accepts: the plausible range of sim.data.timestamps
+_TS = st.integers(min_value=EARLIEST_NS, max_value=LATEST_NS - 1)
 _F = st.floats(allow_nan=True, allow_infinity=True)
-_TRADES = st.lists(st.tuples(_I64, _F, _F, st.sampled_from([-1, 0, 1]), _I64), max_size=40)
-_QUOTES = st.lists(st.tuples(_I64, _F, _F, _F, _F), max_size=40)
+_TRADES = st.lists(st.tuples(_TS, _F, _F, st.sampled_from([-1, 0, 1]), _I64), max_size=40)
+_QUOTES = st.lists(st.tuples(_TS, _F, _F, _F, _F), max_size=40)
 
 
 def _bits(rows: list[tuple]) -> list[tuple]:

@@ -44,7 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("start", metavar="START", help="entry day, YYYY-MM-DD (the seeds' start_date)")
     p.add_argument("end", metavar="END", help="unwind day, YYYY-MM-DD (the seeds' end_date)")
     p.add_argument("--data", metavar="DIR", help="data root (sets SIM_DATA_DIR; default ../shared/data)")
-    p.add_argument("--out", metavar="DIR", help="run directory (default runs/basis_<START>_<END>)")
+    from sim.core import args as types
+
+    p.add_argument("--out", metavar="DIR", type=types.out_dir, help="run directory (default runs/basis_<START>_<END>)")
     p.add_argument("--seed", metavar="N", help="seed (default: the scenario's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="basis parameter override, dotted (e.g. rehedge.delta_model=seed; repeatable)")
@@ -63,7 +65,7 @@ def parse_day(text: str, what: str) -> date:
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
-    import yaml
+    from sim.core.yaml_file import parse_value
 
     out: dict[str, Any] = {}
     for p in pairs or []:
@@ -73,10 +75,7 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
             raise UserInputError(f"--set expects KEY=VALUE, got {p!r}")
         if key in ("entry_date", "end_date"):
             raise UserInputError(f"--set {key}: give the dates as START and END")
-        try:
-            out[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UserInputError(f"--set {key}: {value!r} is not a value") from None
+        out[key] = parse_value(value, f"--set {key}")
     return out
 
 
