@@ -305,6 +305,7 @@ def test_book_matches_fills_fires_when_the_book_forgets_a_fill() -> None:
 def _roll(to_total: int) -> RollProgram:
     prog = RollProgram.__new__(RollProgram)
     prog.from_symbol, prog.to_symbol, prog.to_total = "BTCUSD_210625", "BTCUSD_210924", to_total
+    prog.sizing = "old_leg_delta"  # the new short's size fixed at the start
     prog.driver, prog.done = object(), False  # type: ignore[assignment]
     return prog
 
@@ -346,9 +347,12 @@ def test_daily_reconcile_fires_when_value_and_cash_part_ways() -> None:
     buy = _fill_on(ctx, "b-1", 1, 1.0, "BTCUSDT", price=40_000.0)
     assert _basis(ctx, s, [buy], checker) == []
     # cash 960000 + 1 BTC at 41000 = 1001000; spot PnL 1000
-    s.daily_rows.append(("2021-06-21", 41_000.0, 1_001_000.0, 1_000.0, 1_000.0, 1_000.0, 0.0, 0.0, 0.0))
+    # ... then cash, financing (cumulative), gross leverage, net delta (BTC and % of the spot)
+    s.daily_rows.append(("2021-06-21", 41_000.0, 1_001_000.0, 1_000.0, 1_000.0, 1_000.0, 0.0, 0.0, 0.0,
+                         960_000.0, 0.0, 0.04, 1.0, 100.0))
     assert _basis(ctx, s, [_tick(ctx)], checker) == []
-    s.daily_rows.append(("2021-06-22", 41_000.0, 1_001_500.0, 500.0, 1_500.0, 1_500.0, 0.0, 0.0, 0.0))
+    s.daily_rows.append(("2021-06-22", 41_000.0, 1_001_500.0, 500.0, 1_500.0, 1_500.0, 0.0, 0.0, 0.0,
+                         960_000.0, 0.0, 0.04, 1.0, 100.0))
     assert _basis(ctx, s, [_tick(ctx)], checker) == ["daily_reconcile"]
 
 
@@ -357,3 +361,14 @@ def test_ends_flat_fires_on_a_book_left_open() -> None:
     assert _basis(ctx, s, [None], BasisInvariants()) == []
     s.book.futures["BTCUSD_210924"] = Pos(-5)
     assert _basis(ctx, s, [None], BasisInvariants()) == ["ends_flat"]
+
+
+def test_daily_reconcile_fires_when_the_cash_column_misses_a_movement() -> None:
+    ctx, s, checker = FakeCtx(), BasisStub(), BasisInvariants()
+    s.book.spot.qty = 1.0
+    buy = _fill_on(ctx, "b-1", 1, 1.0, "BTCUSDT", price=40_000.0)
+    assert _basis(ctx, s, [buy], checker) == []
+    # value and parts agree, but the cash column says 1 000 more than the fills and financing left
+    s.daily_rows.append(("2021-06-21", 41_000.0, 1_001_000.0, 1_000.0, 1_000.0, 1_000.0, 0.0, 0.0, 0.0,
+                         961_000.0, 0.0, 0.04, 1.0, 100.0))
+    assert _basis(ctx, s, [_tick(ctx)], checker) == ["daily_reconcile"]
