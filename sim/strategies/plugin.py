@@ -159,7 +159,10 @@ class StrategyPlugin:
         """The strategy's parameters from the scenario's `strategy_params` with dotted overrides,
         validated strictly: an unknown key or a value of the wrong type (no coercion) is a one-line
         error naming `strategy_params.<key>`."""
-        merged = _with_overrides(dict(raw), overrides)
+        try:
+            merged = with_overrides(dict(raw), overrides)
+        except ValueError as e:
+            raise UserInputError(f"{origin}: strategy_params.{e}") from None
         return validate(self.params_model, merged, origin, prefix="strategy_params", strict=True)
 
     def config_layers(self, scenario_config: Mapping[str, Any], origin: Path) -> dict[str, Any]:
@@ -215,7 +218,7 @@ class StrategyPlugin:
         return {}
 
 
-def _with_overrides(params: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def with_overrides(params: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Applies dotted overrides (`rehedge.delta_model=seed`) to a raw parameter mapping."""
     out = json.loads(json.dumps(params, default=str))
     for key, value in overrides.items():
@@ -224,6 +227,6 @@ def _with_overrides(params: dict[str, Any], overrides: Mapping[str, Any]) -> dic
         for part in path:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise UserInputError(f"{key}: {part} is not a section")
+                raise ValueError(f"{key}: {part} is not a section")
         node[last] = value
     return out

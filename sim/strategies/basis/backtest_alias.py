@@ -84,7 +84,8 @@ def validated_params(raw: dict[str, Any], overrides: dict[str, Any]) -> Any:
     from pydantic import ValidationError
 
     from sim.core.errors import validation_key_and_message
-    from sim.strategies.basis.params import BasisParams, with_overrides
+    from sim.strategies.basis.params import BasisParams
+    from sim.strategies.plugin import with_overrides
 
     try:
         merged = with_overrides(raw, overrides)

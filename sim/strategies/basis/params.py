@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -128,17 +128,3 @@ class BasisParams(_Strict):
     def hash(self) -> str:
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-def with_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Applies dotted overrides (`rehedge.delta_model=seed`) to a raw parameter mapping."""
-    out = json.loads(json.dumps(params, default=str))
-    for key, value in overrides.items():
-        node = out
-        *path, last = key.split(".")
-        for part in path:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"{key}: {part} is not a section")
-        node[last] = value
-    return out

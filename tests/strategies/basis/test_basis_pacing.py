@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sim.strategies.basis.pacing import aggression, child_size, limit_price, pov, slot_share
-from sim.strategies.basis.params import BasisParams, with_overrides
+from sim.strategies.basis.params import BasisParams
+from sim.strategies.plugin import with_overrides
 from sim.strategies.basis.weights import flat, leaderboard, normalized, opportunity_factor
 
 
