@@ -19,7 +19,7 @@ from typing import Any
 from adapters.simulated import SimulatedAdapter, SlippageModel
 from sim.core.clock import SimClock
 from sim.core.config import Config, load_config
-from sim.core.errors import UserInputError
+from sim.core.errors import ManifestError, UserInputError
 from sim.core.events import NS_PER_MIN, NS_PER_MS, Event, MinuteClose
 from sim.outputs.exports import csv_text, json_text
 from sim.outputs.result import RunResult
@@ -98,6 +98,14 @@ def _run_info(sc: LoadedScenario, seed: int, market: ScenarioMarket) -> RunInfo:
                    market_kind=market.kind, synthetic_contracts=market.synthetic_contracts)
 
 
+def check_instrument(config: Config, symbol: str, origin: Path) -> None:
+    """The config's `instrument` is the symbol a single-instrument strategy trades: the scenario's
+    instrument must be it (a config written for one market never runs silently on another)."""
+    if config.instrument != symbol:
+        raise ManifestError(origin, "config.instrument",
+                            f"{config.instrument!r}, but the scenario trades {symbol!r} (instrument.symbol)")
+
+
 def run(
     scenario: LoadedScenario | str | Path,
     overrides: dict[str, Any] | None = None,
@@ -118,6 +126,8 @@ def run(
     config_over, param_over = plugin.split_overrides(overrides or {})
     params = plugin.params(spec.strategy_params, param_over, sc.path)
     config = load_config(overrides={**plugin.config_layers(spec.config, sc.path), **config_over}, origin=sc.path)
+    if plugin.single_instrument:
+        check_instrument(config, spec.instrument.symbol, sc.path)
     seed = spec.seed if seed is None else seed
     start, end = spec.window.start_ns, spec.window.end_ns
 

@@ -48,7 +48,7 @@ from sim.live.store import Command, SessionStore
 from sim.market.live_feed import LiveFeed
 from sim.core.loop import EventLoop
 from sim.outputs.recorder import LateJournal, Recorder
-from sim.run import pipeline_exports
+from sim.run import check_instrument, pipeline_exports
 from sim.scenario.manifest import LoadedScenario
 from sim.strategies import registry
 from sim.strategies.api import InstrumentSpec, StrategyContext
@@ -86,6 +86,7 @@ class LiveSession:
         params = plugin.params(spec.strategy_params, param_over, scenario.path)
         self.config: Config = load_config(overrides={**plugin.config_layers(spec.config, scenario.path), **config_over},
                                           origin=scenario.path)
+        check_instrument(self.config, spec.instrument.symbol, scenario.path)
         if not self.config.require_manual_activation and settings.mode in ("shadow", "live"):
             raise UserInputError(f"{scenario.path}: require_manual_activation: false is for paper sessions only; "
                                  f"a {settings.mode} session sends orders to {settings.network} and needs an operator's "

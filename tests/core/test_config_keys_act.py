@@ -27,6 +27,7 @@ import yaml
 
 from sim.core.config import DEFAULT_PATH, Config, load_config
 from sim.core.errors import ManifestError
+from sim.scenario.roots import REPO
 from sim.core.events import NS_PER_MIN
 from sim.run import run
 
@@ -79,6 +80,7 @@ EFFECTS: dict[str, Replay | Refused | Elsewhere] = {
     "qimb_ema_span_seconds": Replay("entry_breakin_long", 5, ("features.csv",), MARKET),
     # the rolling spread is a column of the bars export too
     "spread_lookback_minutes": Replay("entry_breakin_long", 5, ("bars.csv", "features.csv"), ()),
+    "instrument": Elsewhere("tests.core.test_config_keys_act::test_instrument_is_the_symbol_the_scenario_trades"),
     "feature_input": Elsewhere("tests.core.test_config_keys_act::test_feature_input_bars_takes_the_profile_from_klines"),
     # initiative and the setups' thresholds
     "ambiguous_trade_frac_max": Replay("entry_failbreak_long", 0.01, ("alerts.csv",)),
@@ -132,7 +134,6 @@ EFFECTS: dict[str, Replay | Refused | Elsewhere] = {
 }
 
 NOT_READ = {
-    "instrument": "the run's instrument is the scenario's `instrument:`; this key is not compared with it yet",
     "backtest_workers": "the process pool `sim sweep` is to use; sweeps run their points in turn today",
 }
 
@@ -242,3 +243,15 @@ def test_feature_input_bars_takes_the_profile_from_klines() -> None:
 
     with pytest.raises(UserInputError, match="feature_input"):
         run("scenarios/amt/entry_breakin_long.yaml", {"feature_input": "bars"})
+
+
+def test_instrument_is_the_symbol_the_scenario_trades() -> None:
+    """`instrument` names the market a config is written for: a run (or live session) of a scenario
+    trading another symbol is refused, naming the key; the default BTCUSDT runs the BTCUSDT scenarios."""
+    from sim.run import run
+
+    with pytest.raises(ManifestError, match=r"config\.instrument: 'ETHUSDT', but the scenario trades 'BTCUSDT'"):
+        run(REPO / "scenarios" / "amt" / "entry_breakin_long.yaml", {"instrument": "ETHUSDT"})
+    with pytest.raises(ManifestError, match=r"config\.instrument: 'BTCUSDT', but the scenario trades 'BTCUSD'"):
+        run(REPO / "tests" / "fixtures" / "emulator" / "probe_inverse.yaml", {"instrument": "BTCUSDT"})
+    assert run(REPO / "tests" / "fixtures" / "emulator" / "probe_inverse.yaml").summary["fills"] > 0
