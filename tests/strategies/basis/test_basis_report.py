@@ -89,7 +89,8 @@ def test_sim_report_picks_the_basis_report(synthetic_run: Path, tmp_path: Path) 
 def test_a_basis_run_dir_without_its_summary_is_one_line_and_exit_2(synthetic_run: Path, tmp_path: Path) -> None:
     broken = tmp_path / "run"
     broken.mkdir()
-    (broken / "daily_pnl_tracker.csv").write_text((synthetic_run / "daily_pnl_tracker.csv").read_text())
+    for name in ("manifest.json", "daily_pnl_tracker.csv"):  # a run directory of the basis kind, less its summary
+        (broken / name).write_text((synthetic_run / name).read_text())
     proc = sim("report", str(broken))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
