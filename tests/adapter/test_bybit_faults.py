@@ -28,7 +28,9 @@ def _rows(text: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def session() -> dict:
     with emulator(FAULTS) as base:
-        live = run_live(FAULTS, endpoint=base, api_key=KEY, api_secret=SECRET, max_wall_s=120, stale_after_s=1.0)
+        # 1.5 s: the emulator starts its replay 1 s after the first subscription (START_AFTER_SUBSCRIBE_S),
+        # so a 1 s limit raced the start itself; the scripted stale window is 90 s of market time at 30x, 3 s.
+        live = run_live(FAULTS, endpoint=base, api_key=KEY, api_secret=SECRET, max_wall_s=120, stale_after_s=1.5)
         ex = state(base)
     return {"live": live, "exchange": ex}
 
