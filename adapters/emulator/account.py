@@ -25,6 +25,10 @@ def side_name(side: int) -> str:
 OPEN_STATUSES = ("New", "PartiallyFilled")
 
 
+def _zero(x: float) -> str:
+    return num(x) if x else "0"
+
+
 @dataclass
 class EmOrder:
     order_id: str
@@ -174,15 +178,15 @@ class EmPosition:
         c = self.contract
         side = 0 if self.size == 0 else (1 if self.size > 0 else -1)
         upl = c.unrealised(self.size, self.entry, mark) if self.size and mark == mark else 0.0
-        be = num(self.break_even(taker_rate)) if c.category == "linear" else ""
+        be = _zero(self.break_even(taker_rate)) if c.category == "linear" else ""
         return {
             "category": c.category, "symbol": c.symbol, "positionIdx": 0, "riskId": 1,
             "riskLimitValue": "2000000", "side": side_name(side), "size": c.qty_text(abs(self.size)),
             "avgPrice": num(self.entry), "entryPrice": num(self.entry),
             "positionValue": num(c.position_value(abs(self.size), self.entry)), "tradeMode": 0, "autoAddMargin": 0,
             "positionStatus": "Normal", "leverage": leverage, "markPrice": num(mark if mark == mark else 0.0),
-            "liqPrice": "", "bustPrice": "", "positionIM": num(im), "positionIMByMp": num(im), "positionMM": num(mm),
-            "positionMMByMp": num(mm), "positionBalance": num(im), "breakEvenPrice": be,
+            "liqPrice": "", "bustPrice": "", "positionIM": _zero(im), "positionIMByMp": _zero(im),
+            "positionMM": _zero(mm), "positionMMByMp": _zero(mm), "positionBalance": _zero(im), "breakEvenPrice": be,
             "takeProfit": "0", "stopLoss": "0", "trailingStop": "0", "sessionAvgPrice": "",
             "unrealisedPnl": num(upl), "curRealisedPnl": num(self.cur_realised),
             "cumRealisedPnl": num(self.cum_realised),

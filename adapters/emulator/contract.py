@@ -268,6 +268,8 @@ class LinearContract(Contract):
                               "maxMktOrderQty": "500.000", "minNotionalValue": "5"},
             "unifiedMarginTrade": True, "fundingInterval": 480,
             "copyTrading": "both", "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375",
+            # market/instrument.mdx, BTCUSDT's response example.
+            "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
             "isPreListing": False, "preListingInfo": None, "symbolType": "",
         }
 
@@ -331,6 +333,8 @@ class InverseContract(Contract):
                               "maxMktOrderQty": "500000"},
             "unifiedMarginTrade": True, "fundingInterval": 480,
             "copyTrading": "none", "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375",
+            # The docs give no inverse example; BTCUSDT's ratios are taken (docs/EMULATOR.md).
+            "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
             "isPreListing": False, "preListingInfo": None, "symbolType": "",
         }
 

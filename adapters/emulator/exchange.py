@@ -42,7 +42,7 @@ from sim.scenario.sources import build_sources
 
 from .account import EmExecution, EmOrder, EmPosition, Wallet, num
 from .contract import SpotContract, contract_for
-from .risk import PRICE_LIMIT_RATIOS, Margin, PreTradeChecks, PriceBand, check_position_idx, check_reduce_only
+from .risk import Margin, PreTradeChecks, PriceBand, check_position_idx, check_reduce_only
 from .tape import Published, Tape, TeeSource
 from .validation import (
     ApiError,
@@ -123,7 +123,7 @@ class EmulatedExchange(PreTradeChecks):
         self.contract = contract_for(category, self.symbol, self.tick, self.qty_step)
         row = self.contract.instrument_row()
         self.bounds = Bounds.from_instrument(category, row)
-        x, y = (Decimal(r) for r in PRICE_LIMIT_RATIOS[category])
+        x, y = (Decimal(row["riskParameters"][k]) for k in ("priceLimitRatioX", "priceLimitRatioY"))
         self.band = PriceBand(x, y, self.tick)
         # Limit price action (account/get-user-setting-config.mdx): by default futures move a
         # price outside the band to its edge and spot rejects it.
@@ -574,7 +574,8 @@ class EmulatedExchange(PreTradeChecks):
     def state(self) -> dict[str, Any]:
         """What the control endpoint reports: the truth tests compare a client's view with."""
         position = self.position_row() if self.contract.has_positions else None
-        return {"market_ms": self._ms(self.market_ns), "category": self.category, "position": position,
+        return {"market_ms": self._ms(self.market_ns), "market_ns": self.market_ns, "category": self.category,
+                "position": position,
                 "wallet": self.wallet_balance(),
                 "orders": [o.wire(self.contract) for o in self.orders.values()],
                 "executions": len(self.executions), "orders_accepted": self.orders_accepted}

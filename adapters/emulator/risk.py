@@ -34,10 +34,6 @@ if TYPE_CHECKING:
     from .account import EmOrder, EmPosition, Wallet
     from .tape import Published
 
-#: riskParameters of Bybit's BTCUSDT instruments (market/instrument.mdx response examples):
-#: linear 0.01 / 0.02, spot 0.005 / 0.01. Inverse lists the linear figures.
-PRICE_LIMIT_RATIOS = {"linear": ("0.01", "0.02"), "inverse": ("0.01", "0.02"), "spot": ("0.005", "0.01")}
-
 #: Maintenance margin rate of the first risk-limit tier of BTCUSDT / BTCUSD (market/risk-limit.mdx:
 #: maintenanceMargin 0.005 for riskId 1); every position is taken to sit in that tier.
 MAINTENANCE_RATE = 0.005
