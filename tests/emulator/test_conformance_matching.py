@@ -10,6 +10,7 @@ test_conformance_agreement.py."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -111,7 +112,7 @@ def test_the_order_push_carries_the_cancel_reason(linear: str) -> None:
     try:
         wait(lambda: ws.auth)
         ws.order_stream(lambda m: pushed.extend(m["data"]))
-        wait(lambda: ws.is_connected())
+        time.sleep(1.0)  # the subscription's acknowledgement
         bid, _, _ = book(s, "linear", "BTCUSDT")
         _limit(s, "Buy", bid - 5, "IOC", "m-ioc-push")
         last = wait(lambda: [o for o in pushed if o["orderLinkId"] == "m-ioc-push" and o["orderStatus"] == "Cancelled"])
