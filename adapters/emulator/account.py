@@ -15,7 +15,8 @@ from typing import Any
 
 from .contract import Contract, num
 
-__all__ = ["EmExecution", "EmOrder", "EmPosition", "OPEN_STATUSES", "Wallet", "num", "side_name"]
+__all__ = ["EmExecution", "EmOrder", "EmPosition", "OPEN_STATUSES", "Wallet", "bybit_code", "cancel_fields", "num",
+           "side_name"]
 
 
 def side_name(side: int) -> str:
@@ -23,6 +24,25 @@ def side_name(side: int) -> str:
 
 
 OPEN_STATUSES = ("New", "PartiallyFilled")
+
+
+def bybit_code(reason: str) -> str:
+    """The Bybit code an engine reason begins with ("EC_NoImmediateQtyToFill: ..." -> the code)."""
+    return reason.split(":", 1)[0].strip()
+
+
+def cancel_fields(reason: str) -> tuple[str, str]:
+    """(cancelType, rejectReason) of a cancel (enum.mdx cancelType, rejectReason). A requested
+    cancel has no reason: CancelByUser. The engine's own cancels carry Bybit's code: an IOC, FOK or
+    PostOnly order the market did not take as asked is `Cancelled` with that `EC_` rejectReason
+    and cancelType UNKNOWN; a reduce-only order with nothing (left) to reduce is
+    CancelByReduceOnly."""
+    code = bybit_code(reason)
+    if not code:
+        return "CancelByUser", "EC_NoError"
+    if code.startswith("EC_"):
+        return "UNKNOWN", code
+    return code, "EC_NoError"
 
 
 def _zero(x: float) -> str:

@@ -19,7 +19,7 @@ baseCoin, checks the free balance of the coin an order spends (170131), the mini
 (170140) and answers a duplicate orderLinkId with 170141; inverse refuses any order while the
 BTC wallet is empty (110007). Before an order reaches the engine it passes Bybit's pre-trade
 checks (`risk`): the price band, reduce-only against the position (110017), the one-way position
-mode, and for linear the unified account's margin (110007 when its initial margin does not fit).
+mode, and for derivatives the unified account's margin (110007 when its initial margin does not fit).
 The engine is given the order's timeInForce and reduceOnly, and the cancels it makes on its own
 come back with Bybit's `cancelType` / `rejectReason` (see `_on_update`).
 """
@@ -40,7 +40,7 @@ from sim.market.feed import MarketFeed
 from sim.scenario.manifest import LoadedScenario
 from sim.scenario.sources import build_sources
 
-from .account import EmExecution, EmOrder, EmPosition, Wallet, num
+from .account import EmExecution, EmOrder, EmPosition, Wallet, bybit_code, cancel_fields, num
 from .contract import SpotContract, contract_for
 from .risk import Margin, PreTradeChecks, PriceBand, check_position_idx, check_reduce_only
 from .tape import Published, Tape, TeeSource
@@ -73,25 +73,6 @@ FINAL_CANCELLED = ("Cancelled", "PartiallyFilledCanceled")
 
 def _by_category(table: dict[str, tuple[int, str]], category: str) -> ApiError:
     return ApiError(*table.get(category, table[""]))
-
-
-def _bybit_code(reason: str) -> str:
-    """The Bybit code an engine reason begins with ("EC_NoImmediateQtyToFill: ..." -> the code)."""
-    return reason.split(":", 1)[0].strip()
-
-
-def _cancel_fields(reason: str) -> tuple[str, str]:
-    """(cancelType, rejectReason) of a cancel (enum.mdx cancelType, rejectReason). A requested
-    cancel has no reason: CancelByUser. The engine's own cancels carry Bybit's code: an IOC, FOK or
-    PostOnly order the market did not take as asked is `Cancelled` with that `EC_` rejectReason
-    and cancelType UNKNOWN; a reduce-only order with nothing (left) to reduce is
-    CancelByReduceOnly."""
-    code = _bybit_code(reason)
-    if not code:
-        return "CancelByUser", "EC_NoError"
-    if code.startswith("EC_"):
-        return "UNKNOWN", code
-    return code, "EC_NoError"
 
 
 class EmulatedExchange(PreTradeChecks):
@@ -195,12 +176,12 @@ class EmulatedExchange(PreTradeChecks):
                 o.status = "New"
                 self.orders_accepted += 1
         elif ev.status == "rejected":
-            code = _bybit_code(ev.reason)
+            code = bybit_code(ev.reason)
             o.status, o.reject_reason = "Rejected", code if code.startswith("EC_") else "EC_Others"
         elif ev.status == "cancelled":
             partly = self.category == "spot" and o.cum_qty > 0
             o.status = "PartiallyFilledCanceled" if partly else "Cancelled"
-            o.cancel_type, o.reject_reason = _cancel_fields(ev.reason)
+            o.cancel_type, o.reject_reason = cancel_fields(ev.reason)
         else:
             return []  # cancel_rejected: the REST reply carries it
         return [self._order_msg(o)]
@@ -320,7 +301,7 @@ class EmulatedExchange(PreTradeChecks):
     # -- what spot orders hold and need -----------------------------------------------------
     def locked(self, *, besides: EmOrder | None = None) -> dict[str, float]:
         """Funds the open spot orders hold: a buy its unfilled part's cost in the quote coin, a
-        sell its unfilled quantity in the base coin. Derivatives hold nothing (no margin model)."""
+        sell its unfilled quantity in the base coin. Derivatives hold margin instead (`order_im`)."""
         c = self.contract
         out: dict[str, float] = {}
         if not isinstance(c, SpotContract):
