@@ -105,7 +105,7 @@ class Margin:
             raise ApiError(10001, f"params error: leverage {buy} is not in [1, {self.max_leverage}] by 0.01")
         if buy == self.leverage:
             raise ApiError(110043, "Set leverage has not been modified.")
-        self.leverage = buy
+        self.leverage = buy.normalize()  # "5.00" is listed as Bybit lists it: "5"
 
     def value(self, qty: float, price: float) -> float:
         """Value of `qty` at `price` in the settle coin (USDT for linear, BTC for inverse)."""

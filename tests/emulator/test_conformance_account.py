@@ -62,6 +62,9 @@ def test_set_leverage_sets_it_and_110043_only_when_unchanged(linear: str) -> Non
     assert code(lambda: s.set_leverage(**L, buyLeverage="0.5", sellLeverage="0.5"))[0] == 10001
     assert s.set_leverage(**L, buyLeverage="12.5", sellLeverage="12.5")["retCode"] == 0
     assert _position(s)["leverage"] == "12.5"
+    assert s.set_leverage(**L, buyLeverage="20.00", sellLeverage="20.00")["retCode"] == 0
+    assert _position(s)["leverage"] == "20"
+    assert code(lambda: s.set_leverage(**L, buyLeverage="20", sellLeverage="20"))[0] == 110043
 
 
 def test_position_margin_is_value_over_leverage_and_the_first_tier_rate(linear: str) -> None:
