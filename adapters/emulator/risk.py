@@ -65,7 +65,7 @@ class PriceBand:
         if side > 0 and price > hi:
             if adjust:
                 return hi
-            # Error Codes: Spot Trade 170193, UTA 110121 (docs/decisions/emulator-conformance.md).
+            # Error Codes: Spot Trade 170193, UTA 110121 (docs/DECISIONS.md ("Emulator conformance")).
             raise ApiError(170193, f"Buy order price cannot be higher than {hi}.") if spot else \
                 ApiError(110121, f"Order price cannot be higher than {hi}, the price limitation")
         if side < 0 and price < lo:

@@ -153,7 +153,7 @@ class Emulator:
 
         if path.startswith("/v5/market/") and path != "/v5/market/time":
             # A symbol the emulator does not serve (in this category) is an unknown symbol: Bybit
-            # answers 10001, never another symbol's data (docs/decisions/emulator-conformance.md).
+            # answers 10001, never another symbol's data (docs/DECISIONS.md ("Emulator conformance")).
             if symbol is not None and not (served and symbol == ex.symbol):
                 raise ApiError(10001, f"params error: symbol invalid: {symbol!r}")
         if method == "GET":
@@ -293,7 +293,7 @@ class Emulator:
             bad = [t for t in topics if not self._valid_topic(s, t)]
             await asyncio.sleep(SUBSCRIBE_ACK_DELAY_S)
             if bad:
-                # The refusal Bybit sends for a topic it does not serve (docs/decisions/emulator-input.md).
+                # The refusal Bybit sends for a topic it does not serve (docs/DECISIONS.md ("Emulator input validation")).
                 why = f"error:handler not found,topic:{bad[0]}" if not private or s.authed else "Request not authorized"
                 self._send(s, ws_error(s.conn_id, why, op, req_id))
                 return
