@@ -242,9 +242,13 @@ class BybitAdapter:
         if order.order_type == "limit":
             assert order.price is not None
             params["price"] = self._price(order.price)
-            params["timeInForce"] = "GTC"
+            params["timeInForce"] = order.time_in_force
         elif self.s.category == "spot":
             params["marketUnit"] = "baseCoin"  # else a market buy's qty would be in USDT
+        if order.order_type == "market" and order.time_in_force == "PostOnly":
+            params["timeInForce"] = "PostOnly"  # sent as asked: the exchange refuses it
+        if order.reduce_only and self.s.category != "spot":  # spot has no reduceOnly (create-order)
+            params["reduceOnly"] = True
         try:
             res = self.rest.call("place_order", "order/create", **params)
             t.order_id = res["result"].get("orderId")
@@ -371,6 +375,11 @@ class BybitAdapter:
                 self._update(t, "accepted")
             if t.cancel_requested:
                 self._update(t, "cancelled", o.cancel_type)
+            elif _asked_for(t.request, o):
+                # What the order's own timeInForce / reduceOnly asked for (docs/ORDER_SEMANTICS.md):
+                # the reason begins with Bybit's code, as the simulated exchange's does.
+                code = o.cancel_type if o.cancel_type == "CancelByReduceOnly" else o.reject_reason
+                self._update(t, "cancelled", f"{code}: cancelled by the exchange")
             else:
                 # Our lifecycle has no exchange-initiated cancel: never guess, halt and say so.
                 self._halt(f"order {cid} cancelled by the exchange ({o.cancel_type})", "order_cancelled_by_exchange")
@@ -528,3 +537,12 @@ class BybitAdapter:
         if self.halted is None:
             self.halted = reason
             self._alert(kind, f"{reason}; trading halted until an operator resolves it")
+
+
+def _asked_for(order: OrderRequest, o: OrderState) -> bool:
+    """True when an exchange-made cancel is the one the order's timeInForce or reduceOnly implies
+    (IOC / FOK / PostOnly not taken as asked, reduce-only with nothing left to reduce)."""
+    if o.cancel_type == "CancelByReduceOnly":
+        return order.reduce_only
+    return o.reject_reason in ("EC_NoImmediateQtyToFill", "EC_CancelForNoFullFill", "EC_PostOnlyWillTakeLiquidity") \
+        and (order.time_in_force != "GTC" or order.order_type == "market")

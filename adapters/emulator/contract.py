@@ -68,6 +68,17 @@ def _usd(amount: float, px: float) -> float:
     return amount if px == 1.0 else amount * px
 
 
+def _margin_text(x: float) -> str:
+    return num(x) if x else "0"
+
+
+def _rate(part: float, whole: float) -> str:
+    """accountIMRate / accountMMRate: margin over margin balance, to 4 decimals as Bybit gives them."""
+    if not part or whole <= 0:
+        return "0"
+    return format(round(part / whole, 4), ".4f")
+
+
 @dataclass(frozen=True)
 class PositionStep:
     """A one-way position after a fill: signed size, entry, the size the fill closed and the
@@ -182,21 +193,26 @@ class Contract:
         return 0.0  # no price yet (or a coin this market does not price)
 
     def coin_row(self, coin: str, balance: float, upl: float, cum_realised: float, locked: float,
-                 mark: float) -> dict[str, Any]:
+                 mark: float, margin: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> dict[str, Any]:
+        order_im, pos_im, pos_mm = margin
         equity = balance + upl
         return {
             "coin": coin, "equity": num(equity), "usdValue": num(_usd(equity, self.usd_price(coin, mark))),
             "walletBalance": num(balance), "free": "", "locked": num(locked) if locked else "0",
             "spotHedgingQty": "0", "borrowAmount": "0", "availableToWithdraw": "", "accruedInterest": "0",
-            "totalOrderIM": "0", "totalPositionIM": "0", "totalPositionMM": "0", "unrealisedPnl": num(upl),
+            "totalOrderIM": _margin_text(order_im), "totalPositionIM": _margin_text(pos_im),
+            "totalPositionMM": _margin_text(pos_mm), "unrealisedPnl": num(upl),
             "cumRealisedPnl": num(cum_realised), "bonus": "0", "marginCollateral": True,
             "collateralSwitch": True, "availableToBorrow": "",
         }
 
     def wallet_wire(self, balances: dict[str, float], upl: float, cum_realised: float,
-                    locked: dict[str, float], mark: float, coins: tuple[str, ...] | None = None) -> dict[str, Any]:
+                    locked: dict[str, float], mark: float, coins: tuple[str, ...] | None = None,
+                    margin: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> dict[str, Any]:
         """The UNIFIED account: one row per coin (sorted by name; `coins` filters them), totals in
-        USD over every coin. The settle coin carries the positions' unrealised and realised PnL."""
+        USD over every coin. The settle coin carries the positions' unrealised and realised PnL and
+        the margin (`margin`: order IM, position IM, position MM, in the settle coin); the account's
+        available balance is its margin balance less the initial margin (wallet-balance.mdx)."""
         # Sums start at int 0 and dollar amounts are not multiplied by 1, as `sum()` over a
         # one-coin USDT wallet did: the linear wallet's text stays what it always was.
         rows: list[dict[str, Any]] = []
@@ -204,6 +220,8 @@ class Contract:
         wallet: float = 0
         perp_upl: float = 0
         lock_usd: float = 0
+        im_usd: float = 0
+        mm_usd: float = 0
         for coin in sorted(balances):
             px = self.usd_price(coin, mark)
             mine = coin == self.settle and self.has_positions
@@ -213,14 +231,21 @@ class Contract:
             wallet += _usd(bal, px)
             perp_upl += _usd(c_upl, px)
             lock_usd += _usd(c_locked, px)
+            c_margin = margin if mine else (0.0, 0.0, 0.0)
+            if mine and (margin[0] or margin[1]):
+                im_usd += _usd(margin[0] + margin[1], px)
+                mm_usd += _usd(margin[2], px)
             if coins is None or coin in coins:
-                rows.append(self.coin_row(coin, bal, c_upl, c_cum, c_locked, mark))
+                rows.append(self.coin_row(coin, bal, c_upl, c_cum, c_locked, mark, c_margin))
         available = equity - lock_usd if lock_usd else equity
+        if im_usd:
+            available -= im_usd
         return {
-            "accountType": "UNIFIED", "accountLTV": "0", "accountIMRate": "0", "accountMMRate": "0",
+            "accountType": "UNIFIED", "accountLTV": "0", "accountIMRate": _rate(im_usd, equity),
+            "accountMMRate": _rate(mm_usd, equity),
             "totalEquity": num(equity), "totalWalletBalance": num(wallet), "totalMarginBalance": num(equity),
-            "totalAvailableBalance": num(available), "totalPerpUPL": num(perp_upl), "totalInitialMargin": "0",
-            "totalMaintenanceMargin": "0", "coin": rows,
+            "totalAvailableBalance": num(available), "totalPerpUPL": num(perp_upl),
+            "totalInitialMargin": _margin_text(im_usd), "totalMaintenanceMargin": _margin_text(mm_usd), "coin": rows,
         }
 
     def instrument_row(self) -> dict[str, Any]:
@@ -243,6 +268,8 @@ class LinearContract(Contract):
                               "maxMktOrderQty": "500.000", "minNotionalValue": "5"},
             "unifiedMarginTrade": True, "fundingInterval": 480,
             "copyTrading": "both", "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375",
+            # market/instrument.mdx, BTCUSDT's response example.
+            "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
             "isPreListing": False, "preListingInfo": None, "symbolType": "",
         }
 
@@ -306,6 +333,8 @@ class InverseContract(Contract):
                               "maxMktOrderQty": "500000"},
             "unifiedMarginTrade": True, "fundingInterval": 480,
             "copyTrading": "none", "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375",
+            # The docs give no inverse example; BTCUSDT's ratios are taken (docs/EMULATOR.md).
+            "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
             "isPreListing": False, "preListingInfo": None, "symbolType": "",
         }
 

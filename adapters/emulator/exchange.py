@@ -17,7 +17,11 @@ The instrument is served in one category — linear, spot or inverse (`contract`
 order API applies: spot takes a market Buy's qty in the quote coin unless `marketUnit` says
 baseCoin, checks the free balance of the coin an order spends (170131), the minimum order value
 (170140) and answers a duplicate orderLinkId with 170141; inverse refuses any order while the
-BTC wallet is empty (110007). Linear keeps no margin model.
+BTC wallet is empty (110007). Before an order reaches the engine it passes Bybit's pre-trade
+checks (`risk`): the price band, reduce-only against the position (110017), the one-way position
+mode, and for derivatives the unified account's margin (110007 when its initial margin does not fit).
+The engine is given the order's timeInForce and reduceOnly, and the cancels it makes on its own
+come back with Bybit's `cancelType` / `rejectReason` (see `_on_update`).
 """
 
 from __future__ import annotations
@@ -36,11 +40,11 @@ from sim.market.feed import MarketFeed
 from sim.scenario.manifest import LoadedScenario
 from sim.scenario.sources import build_sources
 
-from .account import EmExecution, EmOrder, EmPosition, Wallet, num
+from .account import EmExecution, EmOrder, EmPosition, Wallet, bybit_code, cancel_fields, num
 from .contract import SpotContract, contract_for
+from .risk import Margin, PreTradeChecks, PriceBand, check_position_idx, check_reduce_only
 from .tape import Published, Tape, TeeSource
 from .validation import (
-    TIME_IN_FORCE,
     ApiError,
     Bounds,
     choice,
@@ -71,7 +75,7 @@ def _by_category(table: dict[str, tuple[int, str]], category: str) -> ApiError:
     return ApiError(*table.get(category, table[""]))
 
 
-class EmulatedExchange:
+class EmulatedExchange(PreTradeChecks):
     """One account on one instrument of a scenario, served as `category` (linear by default)."""
 
     category = "linear"
@@ -98,7 +102,15 @@ class EmulatedExchange:
         self.slippage = SlippageModel(self.config.slippage_ticks_entry).ticks("entry")
         self.category = category
         self.contract = contract_for(category, self.symbol, self.tick, self.qty_step)
-        self.bounds = Bounds.from_instrument(category, self.contract.instrument_row())
+        row = self.contract.instrument_row()
+        self.bounds = Bounds.from_instrument(category, row)
+        x, y = (Decimal(row["riskParameters"][k]) for k in ("priceLimitRatioX", "priceLimitRatioY"))
+        self.band = PriceBand(x, y, self.tick)
+        # Limit price action (account/get-user-setting-config.mdx): by default futures move a
+        # price outside the band to its edge and spot rejects it.
+        self.adjust_out_of_band = {"spot": False, "futures": True}
+        self.margin = Margin(self.contract, Decimal(row["leverageFilter"]["maxLeverage"])) \
+            if self.contract.has_positions else None
         self.tape = Tape(self.tees, self.symbol, self.category, self.contract)
         self.market_ns = self.start_ns
         self.orders: dict[str, EmOrder] = {}  # by orderId, in creation order
@@ -164,10 +176,12 @@ class EmulatedExchange:
                 o.status = "New"
                 self.orders_accepted += 1
         elif ev.status == "rejected":
-            o.status, o.reject_reason = "Rejected", "EC_NoImmediateQtyToFill" if not ev.reason else ev.reason
+            code = bybit_code(ev.reason)
+            o.status, o.reject_reason = "Rejected", code if code.startswith("EC_") else "EC_Others"
         elif ev.status == "cancelled":
             partly = self.category == "spot" and o.cum_qty > 0
-            o.status, o.cancel_type = "PartiallyFilledCanceled" if partly else "Cancelled", "CancelByUser"
+            o.status = "PartiallyFilledCanceled" if partly else "Cancelled"
+            o.cancel_type, o.reject_reason = cancel_fields(ev.reason)
         else:
             return []  # cancel_rejected: the REST reply carries it
         return [self._order_msg(o)]
@@ -184,11 +198,19 @@ class EmulatedExchange:
         o.cum_value += c.exec_value(ev.price, ev.qty)
         o.cum_fee += fee
         o.fees[fee_coin] = o.fees.get(fee_coin, 0.0) + fee
-        o.status = "Filled" if o.cum_qty >= float(o.match_qty) - 1e-12 else "PartiallyFilled"
+        if o.status not in FINAL_CANCELLED:
+            o.status = "Filled" if o.cum_qty >= float(o.match_qty) - 1e-12 else "PartiallyFilled"
+        # else: the engine cancelled the rest just before this fill (a reduce-only order capped at
+        # the position): the order stays Cancelled, with its executed part in cumExecQty.
         o.updated_ms = ms
-        closed = 0.0
+        closed, pnl = 0.0, 0.0
         if c.has_positions:
+            before = self.position.realised
             closed = self.position.apply(ev.side, ev.price, ev.qty)
+            pnl = self.position.realised - before
+            self.position.cur_realised -= fee
+            # closedPnl: the order's closing PnL after the fee of the part that closed.
+            o.closed_pnl += pnl - fee * (closed / ev.qty)
         else:  # spot: the fill swaps one coin for the other
             self.wallet.credit(c.base, ev.side * ev.qty)
             self.wallet.credit(c.quote, -ev.side * (ev.price * ev.qty))
@@ -196,7 +218,7 @@ class EmulatedExchange:
         self._seq += 1
         self.position.updated_ms, self.position.seq = ms, self._seq
         ex = EmExecution(self._exec_id(), o, self.category, self.symbol, ev.side, ev.price, ev.qty, fee,
-                         fee_bps / 10_000, maker, "Trade", ms, self.mark, self._seq, closed, fee_coin)
+                         fee_bps / 10_000, maker, "Trade", ms, self.mark, self._seq, closed, fee_coin, pnl)
         self.executions.append(ex)
         self._settle_realised()
         msgs = [self._exec_msg([ex]), self._order_msg(o)]
@@ -217,6 +239,7 @@ class EmulatedExchange:
         paid = self.contract.funding(self.position.size, mark, ev.rate)
         settle = self.contract.settle
         self.wallet.credit(settle, -paid)
+        self.position.cur_realised -= paid
         self._seq += 1
         side = 1 if self.position.size > 0 else -1
         ex = EmExecution(self._exec_id(), None, self.category, self.symbol, side, mark, abs(self.position.size),
@@ -241,7 +264,7 @@ class EmulatedExchange:
         return self._private("execution", [e.wire(self.contract) for e in exs])
 
     def _position_msg(self) -> Published:
-        return self._private("position", [self.position.wire(self.mark)])
+        return self._private("position", [self.position_row()])
 
     def _wallet_msg(self) -> Published:
         return self._private("wallet", [self.wallet_balance()])
@@ -278,7 +301,7 @@ class EmulatedExchange:
     # -- what spot orders hold and need -----------------------------------------------------
     def locked(self, *, besides: EmOrder | None = None) -> dict[str, float]:
         """Funds the open spot orders hold: a buy its unfilled part's cost in the quote coin, a
-        sell its unfilled quantity in the base coin. Derivatives hold nothing (no margin model)."""
+        sell its unfilled quantity in the base coin. Derivatives hold margin instead (`order_im`)."""
         c = self.contract
         out: dict[str, float] = {}
         if not isinstance(c, SpotContract):
@@ -341,15 +364,22 @@ class EmulatedExchange:
         price = decimal(params, "price") if otype == "Limit" else None
         if price is not None:
             self.bounds.check_price(price)
-        tif = choice(params, "timeInForce", TIME_IN_FORCE) or ("IOC" if otype == "Market" else "GTC")
-        reduce_only = flag(params, "reduceOnly")
-        integer(params, "positionIdx", hi=2)  # one-way only; hedge-mode legs are not modelled
+        tif = self._time_in_force(params, otype)
+        # reduceOnly does not exist on spot (bybit-v5.md §5): it is ignored there.
+        reduce_only = flag(params, "reduceOnly") and not spot
+        idx = integer(params, "positionIdx", hi=2)
+        if not spot:
+            check_position_idx(idx)
         link = text(params, "orderLinkId") or ""
         if link:
             if not LINK_ID.fullmatch(link):
                 raise ApiError(10001, f"params error: orderLinkId invalid: {link!r}")
             if link in self._by_link:
                 raise _by_category(DUPLICATE_LINK, self.category)
+        if price is not None:
+            price = self._in_band(side, price)
+        if reduce_only:
+            check_reduce_only(self.position.size, side)
         unit, base_qty, lock_px = "", None, None
         if spot:
             unit, base_qty, px = self._spot_quantity(params, side, otype, qty, price)
@@ -361,13 +391,14 @@ class EmulatedExchange:
                 self.bounds.check_value(qty, price if price is not None else self._best(side), reduce_only=reduce_only)
         if self.category == "inverse" and self.wallet.balance(self.contract.settle) <= 0:
             raise ApiError(110007, "ab not enough for new order")
+        if self.margin is not None:
+            self._check_margin(side, qty, price, reduce_only)
         if rejection is not None:
             raise ApiError(*rejection)
         self._n_orders += 1
         order_id = str(uuid.UUID(int=self._n_orders))
-        # reduceOnly does not exist on spot (bybit-v5.md §5): it is ignored there.
         o = EmOrder(order_id, link, self.category, self.symbol, side, otype, price, qty, tif,
-                    reduce_only and not spot, self._ms(self.market_ns), 0,
+                    reduce_only, self._ms(self.market_ns), 0,
                     market_unit=unit, base_qty=base_qty, lock_price=lock_px)
         self.orders[order_id] = o
         if link:
@@ -376,7 +407,7 @@ class EmulatedExchange:
         o.engine_id = n
         self.feed.engine.submit_order(n, side, "limit" if otype == "Limit" else "market", float(o.match_qty),
                                       self.market_ns, limit_px=float(price) if price is not None else float("nan"),
-                                      slippage_ticks=self.slippage)
+                                      slippage_ticks=self.slippage, time_in_force=tif, reduce_only=reduce_only)
         msgs = self._settle()
         return {"orderId": order_id, "orderLinkId": link}, msgs
 
@@ -393,6 +424,8 @@ class EmulatedExchange:
         category, symbol = text(params, "category", required=True), text(params, "symbol")
         if category != self.category:
             raise params_error(f"category {category!r} has no instrument here")
+        if symbol not in (None, self.symbol):
+            raise params_error(f"symbol invalid: {symbol!r}")
         done, msgs = [], []
         for o in list(self.orders.values()):
             if o.is_open and symbol in (None, o.symbol):
@@ -417,6 +450,7 @@ class EmulatedExchange:
             self.bounds.check_qty(qty, "Limit")
         if price is not None:
             self.bounds.check_price(price)
+            price = self._in_band(o.side, price)
         new_qty = qty if qty is not None else o.qty
         new_price = price if price is not None else o.price
         assert new_price is not None
@@ -432,7 +466,8 @@ class EmulatedExchange:
         key, n = self._engine_key(o)
         o.engine_id = n
         self.feed.engine.submit_order(n, o.side, "limit", float(new_qty) - o.cum_qty, self.market_ns,
-                                      limit_px=float(new_price), slippage_ticks=self.slippage)
+                                      limit_px=float(new_price), slippage_ticks=self.slippage,
+                                      time_in_force=o.time_in_force, reduce_only=o.reduce_only)
         msgs = self._settle()
         o.updated_ms = self._ms(self.market_ns)
         return {"orderId": o.order_id, "orderLinkId": o.link_id}, msgs + [self._order_msg(o)]
@@ -473,10 +508,11 @@ class EmulatedExchange:
             raise ApiError(10001, "params error: spot has no positions")
         if text(params, "symbol") not in (None, self.symbol):
             return []
-        return [self.position.wire(self.mark)]
+        return [self.position_row()]
 
     def wallet_balance(self, coins: tuple[str, ...] | None = None) -> dict[str, Any]:
-        return self.wallet.wire(self.mark, self.locked(), coins)
+        im, mm = self.position_im_mm()
+        return self.wallet.wire(self.mark, self.locked(), coins, (self.order_im(), im, mm))
 
     def _next_funding(self) -> tuple[str, str]:
         """(rate, time ms) of the next settlement, as the ticker gives them; "" when there is none."""
@@ -518,8 +554,9 @@ class EmulatedExchange:
 
     def state(self) -> dict[str, Any]:
         """What the control endpoint reports: the truth tests compare a client's view with."""
-        position = self.position.wire(self.mark) if self.contract.has_positions else None
-        return {"market_ms": self._ms(self.market_ns), "category": self.category, "position": position,
+        position = self.position_row() if self.contract.has_positions else None
+        return {"market_ms": self._ms(self.market_ns), "market_ns": self.market_ns, "category": self.category,
+                "position": position,
                 "wallet": self.wallet_balance(),
                 "orders": [o.wire(self.contract) for o in self.orders.values()],
                 "executions": len(self.executions), "orders_accepted": self.orders_accepted}

@@ -151,6 +151,11 @@ class Emulator:
         def listing(rows: list[Any]) -> tuple[Any, list[Published]]:
             return {"category": cat, "list": rows if served else [], "nextPageCursor": ""}, []
 
+        if path.startswith("/v5/market/") and path != "/v5/market/time":
+            # A symbol the emulator does not serve (in this category) is an unknown symbol: Bybit
+            # answers 10001, never another symbol's data (docs/DECISIONS.md ("Emulator conformance")).
+            if symbol is not None and not (served and symbol == ex.symbol):
+                raise ApiError(10001, f"params error: symbol invalid: {symbol!r}")
         if method == "GET":
             if path == "/v5/market/time":
                 ns = time.time_ns()  # sim-determinism: allowed (server time is the wall clock)
@@ -199,6 +204,8 @@ class Emulator:
                 return {"list": [ex.wallet_balance(tuple(coin.split(",")) if coin else None)]}, []
             if path == "/v5/account/fee-rate":
                 return {"list": [ex.fee_rate()] if served and symbol in (None, ex.symbol) else []}, []
+            if path == "/v5/account/user-setting-config":
+                return ex.user_setting_config(), []
             if path == "/v5/account/info":
                 return {"unifiedMarginStatus": 5, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False,
                         "spotHedgingStatus": "OFF", "updatedTime": "0", "dcpStatus": "OFF", "timeWindow": 0,
@@ -213,7 +220,9 @@ class Emulator:
             if path == "/v5/order/cancel-all":
                 return ex.cancel_all(p)
             if path == "/v5/position/set-leverage":
-                raise ApiError(110043, "leverage not modified")
+                return ex.set_leverage(p)
+            if path == "/v5/account/set-limit-px-action":
+                return ex.set_limit_px_action(p)
         raise ApiError(10017, f"route not found: {method} {path}")
 
     # -- WebSockets -------------------------------------------------------------------------
@@ -284,7 +293,7 @@ class Emulator:
             bad = [t for t in topics if not self._valid_topic(s, t)]
             await asyncio.sleep(SUBSCRIBE_ACK_DELAY_S)
             if bad:
-                # The refusal Bybit sends for a topic it does not serve (docs/decisions/emulator-input.md).
+                # The refusal Bybit sends for a topic it does not serve (docs/DECISIONS.md ("Emulator input validation")).
                 why = f"error:handler not found,topic:{bad[0]}" if not private or s.authed else "Request not authorized"
                 self._send(s, ws_error(s.conn_id, why, op, req_id))
                 return

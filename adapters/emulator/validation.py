@@ -7,7 +7,7 @@ would be unhashable, "1e400" would overflow a float and a Decimal modulo could t
 and messages are those of Bybit's v5 "Error Codes" page (docs/v5/error.mdx in
 bybit-exchange/docs: the UTA table for linear and inverse, the "Spot Trade" table for spot);
 where that page names no code for a rule, the choice is recorded in
-docs/decisions/emulator-input.md.
+docs/DECISIONS.md ("Emulator input validation").
 
 Parameters arrive as strings from a GET query and as any JSON type from a POST body. Bybit's
 order parameters are strings, but a JSON number is accepted for numeric ones (pybit passes
@@ -37,7 +37,7 @@ TIME_IN_FORCE = ("GTC", "IOC", "FOK", "PostOnly", "RPI")
 
 #: Spot instruments list no maxPrice; Bybit bounds spot prices by its price-limit band instead,
 #: which the emulator does not model. An absolute cap (linear BTCUSDT's maxPrice) keeps prices
-#: that no float can hold out of the matching engine (docs/decisions/emulator-input.md).
+#: that no float can hold out of the matching engine (docs/DECISIONS.md ("Emulator input validation")).
 SPOT_MAX_PRICE = Decimal("1999999.80")
 
 _INT_TEXT = re.compile(r"-?[0-9]{1,19}")
@@ -230,7 +230,7 @@ class Bounds:
         top = self.max_market_qty if order_type == "Market" else self.max_limit_qty
         if self.spot:
             # Error Codes, "Spot Trade": 170136 below the minimum, 170137 too many decimals;
-            # 170381 for above the maximum (see docs/decisions/emulator-input.md).
+            # 170381 for above the maximum (see docs/DECISIONS.md ("Emulator input validation")).
             if qty < self.min_qty:
                 raise ApiError(170136, "Order quantity lower than the minimum.")
             if qty > top:
@@ -239,7 +239,7 @@ class Bounds:
                 raise ApiError(170137, "Order volume decimal too long")
             return
         # Error Codes, "UTA": no dedicated code for quantity bounds; Bybit answers them with
-        # 10001 and these texts (docs/decisions/emulator-input.md).
+        # 10001 and these texts (docs/DECISIONS.md ("Emulator input validation")).
         if qty < self.min_qty:
             raise ApiError(PARAMS, "The number of contracts exceeds minimum limit allowed")
         if qty > top:

@@ -8,7 +8,7 @@ same connection with `{"success": false, "ret_msg": "error:...", "conn_id", "req
 the shape of Bybit's public and private refusals; the connection stays open, as at Bybit.
 Bybit's docs show only the successful replies; the refusal texts follow the refusals Bybit is
 seen to send ("error:handler not found,topic:X", "args size >10") and are listed in
-docs/decisions/emulator-input.md.
+docs/DECISIONS.md ("Emulator input validation").
 """
 
 from __future__ import annotations
