@@ -162,7 +162,18 @@ def test_exec_pnl_on_executions_and_closed_pnl_on_order_pushes(linear: str) -> N
         wait(lambda: ws.auth)
         ws.execution_stream(lambda m: execs.extend(m["data"]))
         ws.order_stream(lambda m: orders.extend(m["data"]))
-        time.sleep(1.0)  # the subscriptions' acknowledgements (pybit sends one request per topic)
+        # Live once the acknowledgements are in, which pybit does not expose: IOC probes far from the book
+        # until one's order push comes back (the execution topic was subscribed first, on the same socket).
+        for k in range(20):
+            bid = float(s.get_orderbook(category="linear", symbol="BTCUSDT")["result"]["b"][0][0])
+            s.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001",
+                          price=f"{bid - 5:.1f}", timeInForce="IOC", orderLinkId=f"a-probe-{k}")
+            deadline = time.monotonic() + 0.5
+            while not orders and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if orders:
+                break
+        assert orders, "no order push within 10 s"
         set_position(s, "linear", "BTCUSDT", 0.02, "a-open")
         set_position(s, "linear", "BTCUSDT", 0.0, "a-close-2")
         close = wait(lambda: [e for e in execs if e["orderLinkId"] == "a-close-2"])

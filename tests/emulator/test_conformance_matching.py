@@ -112,10 +112,19 @@ def test_the_order_push_carries_the_cancel_reason(linear: str) -> None:
     try:
         wait(lambda: ws.auth)
         ws.order_stream(lambda m: pushed.extend(m["data"]))
-        time.sleep(1.0)  # the subscription's acknowledgement
-        bid, _, _ = book(s, "linear", "BTCUSDT")
-        _limit(s, "Buy", bid - 5, "IOC", "m-ioc-push")
-        last = wait(lambda: [o for o in pushed if o["orderLinkId"] == "m-ioc-push" and o["orderStatus"] == "Cancelled"])
+        # The subscription is live once its acknowledgement is in, which pybit does not expose: send
+        # IOC orders (each a new link id) until one's push comes back, then read that push.
+        last: list[dict] = []
+        for k in range(20):
+            bid, _, _ = book(s, "linear", "BTCUSDT")
+            _limit(s, "Buy", bid - 5, "IOC", f"m-ioc-push-{k}")
+            deadline = time.monotonic() + 0.5
+            while not last and time.monotonic() < deadline:
+                last = [o for o in pushed if o["orderLinkId"].startswith("m-ioc-push-") and o["orderStatus"] == "Cancelled"]
+                time.sleep(0.02)
+            if last:
+                break
+        assert last, "no order push within 10 s"
         assert (last[-1]["rejectReason"], last[-1]["cancelType"]) == ("EC_NoImmediateQtyToFill", "UNKNOWN")
     finally:
         ws.exit()
