@@ -4,11 +4,13 @@ waiting for an order to settle, reading retCodes, flattening the position betwee
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from pybit.exceptions import InvalidRequestError
+
+from tests.emulator.emulator_process import emulator
 
 FINAL = ("Filled", "Cancelled", "Rejected", "PartiallyFilledCanceled")
 #: The probe scenarios' market (tests/fixtures/emulator/probe_plain.yaml) at 2x real time: its
@@ -68,3 +70,15 @@ def set_position(s: Any, category: str, symbol: str, target: float, tag: str) ->
                   qty=qty, orderLinkId=tag)
     order_row(s, category, tag)
     wait(lambda: abs(position_size(s, category, symbol) - target) < 1e-9)
+
+
+@pytest.fixture(scope="module")
+def linear() -> Iterator[str]:
+    with emulator(PLAIN, *PACED) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def inverse() -> Iterator[str]:
+    with emulator(INVERSE, *PACED) as url:
+        yield url

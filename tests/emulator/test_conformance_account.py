@@ -7,30 +7,19 @@ page of github.com/bybit-exchange/docs it checks (docs/v5/...). Linear unless na
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pybit.exceptions import InvalidRequestError
 
-from tests.emulator.conformance_helpers import INVERSE, PACED, PLAIN, book, code, order_row, set_position, wait
-from tests.emulator.emulator_process import KEY, SECRET, emulator, pybit_http, routed_websocket
+from tests.emulator.conformance_helpers import inverse, linear  # noqa: F401 - the emulators, module-scoped fixtures
+from tests.emulator.conformance_helpers import book, code, order_row, set_position, wait
+from tests.emulator.emulator_process import KEY, SECRET, pybit_http, routed_websocket
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
 MMR = 0.005  # docs/v5/market/risk-limit.mdx: BTCUSDT riskId 1, maintenanceMargin 0.5 (%)
 TAKER = 0.0005  # the probe scenario's taker fee (5 bps)
 
-
-@pytest.fixture(scope="module")
-def linear() -> Iterator[str]:
-    with emulator(PLAIN, *PACED) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def inverse() -> Iterator[str]:
-    with emulator(INVERSE, *PACED) as url:
-        yield url
 
 
 def _leverage(s: Any, value: str, category: str = "linear", symbol: str = "BTCUSDT") -> None:

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.emulator.conformance_helpers import inverse, linear  # noqa: F401 - the emulators, module-scoped fixtures
 from tests.emulator.conformance_helpers import (
-    INVERSE,
     PACED,
-    PLAIN,
     SPOT,
     book,
     code,
@@ -30,18 +29,6 @@ from tests.emulator.conformance_helpers import (
 from tests.emulator.emulator_process import KEY, SECRET, emulator, pybit_http, routed_websocket
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
-
-
-@pytest.fixture(scope="module")
-def linear() -> Iterator[str]:
-    with emulator(PLAIN, *PACED) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def inverse() -> Iterator[str]:
-    with emulator(INVERSE, *PACED) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
