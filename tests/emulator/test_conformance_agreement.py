@@ -14,7 +14,9 @@ docs/v5/error.mdx) and accepted then cancelled (CancelByReduceOnly) by the simul
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,10 +122,19 @@ def _held(base: str) -> int | None:
     return a if state(base)["market_ns"] == a else None
 
 
-def test_the_emulator_and_the_simulated_adapter_execute_alike() -> None:
+@pytest.fixture
+def sim() -> Iterator[Simulated]:
+    s = Simulated()
+    yield s
+    # The Rust engine may only be freed on the thread that made it: drop it here, not in a garbage
+    # collection that a client's WebSocket thread happens to run later.
+    s.adapter = s.feed = None  # type: ignore[assignment]
+    gc.collect()
+
+
+def test_the_emulator_and_the_simulated_adapter_execute_alike(sim: Simulated) -> None:
     """docs/ORDER_SEMANTICS.md §2-§4 through both; docs/v5/order/create-order.mdx (timeInForce,
     reduceOnly) and docs/v5/enum.mdx (rejectReason, cancelType) for the emulator's wire."""
-    sim = Simulated()
     b = _first_book(sim.start_ns)
     tick = 0.1
     first = [  # placed at the window's start, before any quote: they arrive at the first one
