@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+from sim.core.args import int_in
 from sim.core.errors import UserInputError
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -33,7 +34,7 @@ def add_fuzz_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/fuzz", help="where failing scenarios are written (default runs/fuzz)")
     p.add_argument("--strategy", action="append", metavar="NAME",
                    help="fuzz this strategy (repeatable; default: every strategy with a fuzz space)")
-    p.add_argument("--round", type=int, default=25, metavar="N",
+    p.add_argument("--round", type=int_in(1, 10_000), default=25, metavar="N",
                    help="scenarios per hypothesis round (each round has its own seed; default 25)")
     p.add_argument("--replay", metavar="FILE.yaml", help="check this scenario once (every invariant) and exit")
 

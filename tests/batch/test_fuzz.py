@@ -72,7 +72,8 @@ def test_sim_fuzz_replay_of_a_clean_scenario_passes() -> None:
 
 
 def test_sim_fuzz_bad_input_is_one_line() -> None:
-    for args, needle in ((("--budget", "ten"), "--budget"), (("--strategy", "nope"), "--strategy nope")):
+    for args, needle in ((("--budget", "ten"), "--budget"), (("--strategy", "nope"), "--strategy nope"),
+                         (("--round", "0"), "--round"), (("--replay", "/no/such.yaml"), "/no/such.yaml")):
         proc = sim("fuzz", *args)
         assert proc.returncode == 2
         assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
