@@ -35,12 +35,13 @@ import numpy as np
 
 from adapters.simulated import SlippageModel
 from sim.core.config import Config, load_config
-from sim.core.events import NS_PER_MS, Fill, Funding, OrderUpdate
+from sim.core.events import Fill, Funding, OrderUpdate
 from sim.market.feed import MarketFeed
 from sim.scenario.manifest import LoadedScenario
 from sim.scenario.sources import build_sources
 
 from .account import EmExecution, EmOrder, EmPosition, Wallet, bybit_code, cancel_fields, num
+from .clock import VenueClock
 from .contract import SpotContract, contract_for
 from .risk import Margin, PreTradeChecks, PriceBand, check_position_idx, check_reduce_only
 from .tape import Published, Tape, TeeSource
@@ -81,7 +82,8 @@ class EmulatedExchange(PreTradeChecks):
     category = "linear"
 
     def __init__(self, sc: LoadedScenario, overrides: dict[str, Any] | None = None, *,
-                 category: str = "linear", balances: dict[str, float] | None = None) -> None:
+                 category: str = "linear", balances: dict[str, float] | None = None,
+                 clock: VenueClock | None = None) -> None:
         spec = sc.spec
         self.scenario = sc
         self.config: Config = load_config(overrides={**spec.config, **(overrides or {})}, origin=sc.path)
@@ -111,7 +113,8 @@ class EmulatedExchange(PreTradeChecks):
         self.adjust_out_of_band = {"spot": False, "futures": True}
         self.margin = Margin(self.contract, Decimal(row["leverageFilter"]["maxLeverage"])) \
             if self.contract.has_positions else None
-        self.tape = Tape(self.tees, self.symbol, self.category, self.contract)
+        self.clock = clock if clock is not None else VenueClock("scenario")
+        self.tape = Tape(self.tees, self.symbol, self.category, self.contract, self.clock)
         self.market_ns = self.start_ns
         self.orders: dict[str, EmOrder] = {}  # by orderId, in creation order
         self._by_link: dict[str, EmOrder] = {}
@@ -164,7 +167,7 @@ class EmulatedExchange(PreTradeChecks):
         return []  # minute closes and klines: the tape publishes the market itself
 
     def _ms(self, ts_ns: int) -> int:
-        return ts_ns // NS_PER_MS
+        return self.clock.venue_ms(ts_ns)
 
     def _on_update(self, ev: OrderUpdate) -> list[Published]:
         o = self._by_engine[ev.order_id]
@@ -521,18 +524,18 @@ class EmulatedExchange(PreTradeChecks):
         i = int(np.searchsorted(self.funding_times, self.market_ns, side="right"))
         if i >= len(self.funding_times):
             return "", ""
-        return num(float(self.funding_rates[i])), str(int(self.funding_times[i]) // NS_PER_MS)
+        return num(float(self.funding_rates[i])), str(self._ms(int(self.funding_times[i])))
 
     def funding_history(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Settled rates (market time has passed them), newest first, as /v5/market/funding/history."""
-        end_ms = integer(params, "endTime", default=self.market_ns // NS_PER_MS)
+        end_ms = integer(params, "endTime", default=self._ms(self.market_ns))
         start_ms = integer(params, "startTime", default=0)
         limit = page_limit(params, default=200, hi=200)
         if not self.contract.has_positions or text(params, "symbol") not in (None, self.symbol):
             return []
         rows = []
         for t, r in zip(self.funding_times[::-1], self.funding_rates[::-1]):
-            ms = int(t) // NS_PER_MS
+            ms = self._ms(int(t))
             if t <= self.market_ns and start_ms <= ms <= end_ms:
                 rows.append({"symbol": self.symbol, "fundingRate": num(float(r)), "fundingRateTimestamp": str(ms)})
         return rows[:limit]

@@ -170,7 +170,8 @@ class Emulator:
                 if not served:
                     raise ApiError(10001, f"params error: category {cat!r} has no instrument here")
                 top = ex.tape.last_top or {"s": ex.symbol, "b": [], "a": [], "u": 0, "seq": 0}
-                return {**top, "ts": ex.market_ns // NS_PER_MS, "cts": ex.market_ns // NS_PER_MS}, []
+                now_ms = ex.clock.venue_ms(ex.market_ns)
+                return {**top, "ts": now_ms, "cts": now_ms}, []
             if path == "/v5/market/recent-trade":
                 # market/recent-trade: spot [1, 60] default 60; the others [1, 1000] default 500.
                 top = 60 if cat == "spot" else 1000
@@ -306,7 +307,7 @@ class Emulator:
             if op == "subscribe" and not private:
                 stale = self.faults.is_stale(self.ex.market_ns // NS_PER_MS)
                 if not stale and self.ex.tape.last_top is not None and f"orderbook.1.{self.ex.symbol}" in topics:
-                    self._send(s, self.ex.tape.book_message(self.ex.market_ns // NS_PER_MS).body)
+                    self._send(s, self.ex.tape.book_message(self.ex.clock.venue_ms(self.ex.market_ns)).body)
                 if self.settings.start_on_subscribe and not self.started.is_set():
                     asyncio.get_running_loop().call_later(START_AFTER_SUBSCRIBE_S, self.start)
         else:
@@ -333,7 +334,7 @@ class Emulator:
                 self.log.append(f"dropped {m.topic} at {m.ts_ms}")
                 continue
             base = m.topic.split(".")[0]
-            delay = self.faults.delay_for(stream, m.topic, m.ts_ms)
+            delay = self.faults.delay_for(stream, m.topic, self.ex.market_ns // NS_PER_MS)  # faults run on market time
             for s in list(self.sessions):
                 if s.channel != m.channel:
                     continue
@@ -382,7 +383,7 @@ class Emulator:
             msgs = ex.advance(target)
             for f in self.faults.due(ex.market_ns // NS_PER_MS, ex.orders_accepted):
                 await self.apply_fault(f)
-            now_ms = ex.market_ns // NS_PER_MS
+            now_ms = ex.clock.venue_ms(ex.market_ns)
             if ex.tape.last_top is not None and now_ms - max(ex.tape.last_book_ms, self._last_repush_ms) >= BOOK_REPUSH_MS:
                 msgs.append(ex.tape.book_message(now_ms))
                 self._last_repush_ms = now_ms

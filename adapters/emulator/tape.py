@@ -22,8 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 from sim.data.source import BatchSource
-from sim.core.events import NS_PER_MS, PRIORITY
+from sim.core.events import PRIORITY
 
+from .clock import VenueClock
 from .contract import Contract, num
 
 #: Bybit puts at most this many prints in one publicTrade message.
@@ -90,8 +91,10 @@ class Published:
 class Tape:
     """Merges the tee'd sources into public messages for one instrument."""
 
-    def __init__(self, sources: list[TeeSource], symbol: str, category: str, contract: Contract | None = None) -> None:
+    def __init__(self, sources: list[TeeSource], symbol: str, category: str, contract: Contract | None = None,
+                 clock: VenueClock | None = None) -> None:
         self.sources, self.symbol, self.category, self.contract = sources, symbol, category, contract
+        self.clock = clock if clock is not None else VenueClock("scenario")
         self._trade_seq = 0
         self._book_u = 0
         self.last_top: dict[str, Any] | None = None
@@ -138,7 +141,7 @@ class Tape:
             raise ValueError(f"the emulator needs trades with a reported side (Bybit always has one); "
                              f"a trade at {r['ts_ns']} ns has side {side}")
         self._trade_seq += 1
-        ts = r["ts_ns"] // NS_PER_MS
+        ts = self.clock.venue_ms(r["ts_ns"])
         tid = int(r["trade_id"])
         item = {"T": ts, "s": self.symbol, "S": "Buy" if side > 0 else "Sell", "v": num(float(r["size"])),
                 "p": num(float(r["price"])), "L": "ZeroPlusTick",
@@ -151,7 +154,7 @@ class Tape:
 
     def _book(self, r: dict[str, Any]) -> Published:
         self._book_u += 1
-        ts = r["ts_ns"] // NS_PER_MS
+        ts = self.clock.venue_ms(r["ts_ns"])
         self.last_top = {"s": self.symbol, "b": [[num(float(r["bid_px"])), num(float(r["bid_sz"]))]],
                          "a": [[num(float(r["ask_px"])), num(float(r["ask_sz"]))]], "u": self._book_u,
                          "seq": self._book_u}
@@ -167,7 +170,7 @@ class Tape:
 
     def _kline(self, r: dict[str, Any]) -> Published:
         interval_min = int(r["interval_ns"]) // (60 * 10**9)
-        start = r["open_ts_ns"] // NS_PER_MS
+        start = self.clock.venue_ms(r["open_ts_ns"])
         end = start + interval_min * 60_000 - 1
         o, h, lo, c, v = (float(r[k]) for k in ("open", "high", "low", "close", "volume"))
         turnover = self.contract.kline_turnover(o, h, lo, c, v) if self.contract is not None else "0"
