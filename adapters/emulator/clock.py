@@ -36,11 +36,19 @@ class VenueClock:
             raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {mode!r}")
         self.mode = mode
         self.offset_ms = 0
+        self.fixed = False  # once anchored (or restored from a saved state) the offset never moves
 
     def anchor(self, origin_ns: int, now_wall_ms: int) -> None:
         """Puts market time `origin_ns` at the wall clock's minute `now_wall_ms` (wall mode)."""
+        if self.fixed:
+            return
         if self.mode == "wall":
             self.offset_ms = (now_wall_ms - origin_ns // NS_PER_MS) // MINUTE_MS * MINUTE_MS
+        self.fixed = True
+
+    def restore(self, offset_ms: int) -> None:
+        """A restarted venue keeps the timeline it served before (`--state`)."""
+        self.offset_ms, self.fixed = int(offset_ms), True
 
     def venue_ms(self, market_ns: int) -> int:
         return market_ns // NS_PER_MS + self.offset_ms
