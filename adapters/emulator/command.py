@@ -10,6 +10,8 @@ The scenario's `emulator:` block (optional) sets the replay and scripts faults:
         - {kind: disconnect, stream: private, at: "2024-03-01T04:05:00Z"}
       category: linear               # linear | spot | inverse: how the instrument is served
       balances: {USDT: 10000}        # the account's starting coins (default: USDT = initial_equity)
+      clock: wall                    # wall: venue time starts at the wall clock (default);
+                                     # scenario: every time served is the scenario's own
 
 Command-line options override it. API keys accepted: `--api-key/--api-secret`, else the
 environment's BYBIT_API_KEY / BYBIT_API_SECRET, else the emulator's own test pair
@@ -29,10 +31,12 @@ from typing import Any
 from sim.core import args as types
 from sim.core.errors import UserInputError
 
+from .clock import CLOCKS
+
 EMULATOR_KEY = "emulator-api-key"
 EMULATOR_SECRET = "emulator-api-secret"
 EMULATOR_KEYS = ("speed", "fast_until", "faults", "start_on_subscribe", "category", "balances",
-                 "pause_without_clients")
+                 "pause_without_clients", "clock")
 CATEGORIES = ("linear", "spot", "inverse")
 
 
@@ -63,6 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="multiply Bybit's per-second limits")
     p.add_argument("--pause-without-clients", action="store_true", default=None,
                    help="hold market time while no public subscriber is connected")
+    p.add_argument("--clock", choices=CLOCKS, default=None,
+                   help="the timeline served: wall (venue time starts at the wall clock and, at --speed 1, "
+                   "runs with it; default) or scenario (the scenario's own times)")
     p.add_argument("--category", choices=CATEGORIES, help="serve the instrument as this category (default: "
                    "the scenario's emulator.category, else linear)")
 
@@ -97,6 +104,7 @@ def _check_instrument(sc: Any, category: str) -> None:
 
 def build(args: argparse.Namespace) -> Any:
     from adapters.emulator.auth import KeyStore
+    from adapters.emulator.clock import VenueClock
     from adapters.emulator.exchange import EmulatedExchange
     from adapters.emulator.faults import FaultPlan
     from adapters.emulator.server import Emulator, EmulatorSettings
@@ -124,6 +132,9 @@ def build(args: argparse.Namespace) -> Any:
     category = args.category or scenario_category
     _check_instrument(sc, category)
     balances = _balances(block["balances"], origin) if "balances" in block else None
+    clock = args.clock or block.get("clock", "wall")
+    if clock not in CLOCKS:
+        raise UserInputError(f"{origin}: emulator.clock: {clock!r} is not one of {', '.join(CLOCKS)}")
     key = args.api_key or os.environ.get("BYBIT_API_KEY") or EMULATOR_KEY
     secret = args.api_secret or os.environ.get("BYBIT_API_SECRET") or EMULATOR_SECRET
     settings = EmulatorSettings(speed=speed, fast_until_ns=_time_ns(fast, str(sc.path)) if fast else None,
@@ -131,7 +142,7 @@ def build(args: argparse.Namespace) -> Any:
                                 pause_without_clients=bool(args.pause_without_clients
                                                            if args.pause_without_clients is not None
                                                            else block.get("pause_without_clients", False)))
-    exchange = EmulatedExchange(sc, category=category, balances=balances)
+    exchange = EmulatedExchange(sc, category=category, balances=balances, clock=VenueClock(clock))
     return Emulator(exchange, KeyStore.from_pairs([(key, secret)]), settings, plan)
 
 

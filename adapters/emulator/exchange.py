@@ -1,11 +1,10 @@
 """The emulated exchange: a scenario's market replayed through the same Rust matching engine the
 simulated adapter uses, with Bybit's order API on top.
 
-Two clocks, as at a real exchange seen through a replay:
-- **market time** — the scenario's time. It stamps market data, orders' lives and executions;
-  the replay moves it forward (`advance`).
-- **API time** — the wall clock, for what Bybit checks against the client's own clock: request
-  timestamps, `/v5/market/time`, rate-limit windows (see `server`).
+Market time is the scenario's time: the engine and the replay run on it (`advance`). Everything
+served — market data, orders' lives, executions — is stamped in venue time, market time shifted
+by the emulator's one `clock` (`_ms`); the signing window and rate limits are the client's own
+clock (see `server`).
 
 Order calls are answered at the current market time: the order goes into the engine, the engine
 is advanced to that same instant, and what it decided (accepted, rejected, cancelled) is known
@@ -558,7 +557,9 @@ class EmulatedExchange(PreTradeChecks):
     def state(self) -> dict[str, Any]:
         """What the control endpoint reports: the truth tests compare a client's view with."""
         position = self.position_row() if self.contract.has_positions else None
-        return {"market_ms": self._ms(self.market_ns), "market_ns": self.market_ns, "category": self.category,
+        return {"market_ms": self.market_ns // 1_000_000, "venue_ms": self._ms(self.market_ns),
+                "clock": {"mode": self.clock.mode, "offset_ms": self.clock.offset_ms},
+                "market_ns": self.market_ns, "category": self.category,
                 "position": position,
                 "wallet": self.wallet_balance(),
                 "orders": [o.wire(self.contract) for o in self.orders.values()],

@@ -10,9 +10,11 @@ channel and REST `category` list it; the others list nothing, as for an unknown 
 The replay starts `START_AFTER_SUBSCRIBE_S` after the first public subscription is acknowledged
 (or on `POST /emulator/start`): a recording has a beginning, and a client that connects late —
 or is still subscribing to its other topics, one request per topic with pybit — would miss it.
-Before `fast_until` (market time) it runs as fast as the subscribers read; after that, at
-`speed`× real time. Market time keeps running past the end of the data, with the level-1 book
-re-sent every 3 s as Bybit does, so a client's clock keeps moving.
+Before `fast_until` (market time) — and, on the wall timeline, until it has caught up with the
+wall clock — it runs as fast as the subscribers read; after that, at `speed`× real time. Every
+time served is venue time (`clock`): server time, envelopes, orders, executions and streams.
+Market time keeps running past the end of the data, with the level-1 book re-sent every 3 s as
+Bybit does, so a client's clock keeps moving.
 
 Control endpoints (not part of Bybit, unsigned, loopback only): `GET /emulator/state`,
 `POST /emulator/start`, `POST /emulator/faults` (a fault to fire now, see `faults`).
@@ -23,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,8 @@ from fastapi.responses import JSONResponse
 
 from sim.core.events import NS_PER_MS
 
-from .auth import KeyStore, check_rest, check_ws_auth
+from .auth import TIMESTAMP_ERROR, AuthResult, KeyStore, check_rest, check_ws_auth
+from .clock import wall_ms
 from .exchange import ApiError, EmulatedExchange
 from .faults import FaultPlan, FaultSpec
 from .ratelimit import RATE_LIMIT_CODE, RateLimiter
@@ -56,10 +58,6 @@ PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
 KLINE_INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M")
 #: What an unexpected exception is answered with (Error Codes, UTA: 10016 "Server error.").
 SERVER_ERROR = 10016
-
-
-def wall_ms() -> int:
-    return time.time_ns() // NS_PER_MS  # sim-determinism: allowed (the API clock is the wall clock)
 
 
 @dataclass(frozen=True)
@@ -87,10 +85,14 @@ class Emulator:
     def __init__(self, exchange: EmulatedExchange, keys: KeyStore, settings: EmulatorSettings,
                  faults: FaultPlan) -> None:
         self.ex, self.keys, self.settings, self.faults = exchange, keys, settings, faults
+        # Venue time starts at the wall clock's minute at the replay's origin (a no-op when the
+        # clock is `scenario`, or was restored from a saved state).
+        exchange.clock.anchor(settings.fast_until_ns or exchange.start_ns, wall_ms())
         self.limiter = RateLimiter(scale=settings.rate_limit_scale)
         self.sessions: list[Session] = []
         self.started = asyncio.Event()
         self._replay_task: asyncio.Task[None] | None = None
+        self.paced = False  # the replay has caught up and runs at `speed`
         self._last_repush_ms = 0
         self._last_ticker_ms = 0
         self._ticker_seq = 0
@@ -99,7 +101,29 @@ class Emulator:
     # -- REST -------------------------------------------------------------------------------
     def envelope(self, result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
         return {"retCode": code, "retMsg": msg, "result": result if result is not None else {},
-                "retExtInfo": {}, "time": wall_ms()}
+                "retExtInfo": {}, "time": self.venue_now_ms()}
+
+    def venue_now_ms(self) -> int:
+        """The venue's time: market time on the one timeline everything served is stamped on.
+        On the wall timeline, until the replay has caught up with the wall clock (before the
+        first subscriber, or while the replay runs the minute before the origin) the venue's
+        time is the wall clock: market data stamped so far lies behind it, never ahead."""
+        venue = self.ex.clock.venue_ms(self.ex.market_ns)
+        if self.ex.clock.mode == "wall" and not self.paced:
+            return max(venue, wall_ms())
+        return venue
+
+    def authenticate(self, check: Any) -> AuthResult:
+        """Runs an auth check against the client's own clock (the wall clock: what pybit signs
+        with), then — only where they differ, at a speed other than 1 — against venue time, which
+        a client that synchronises with `/v5/market/time` signs with (docs/DECISIONS.md ("Emulator
+        clock"))."""
+        res = check(wall_ms())
+        if not res.ok and res.ret_code in (TIMESTAMP_ERROR, 10001):
+            venue = check(self.venue_now_ms())
+            if venue.ok:
+                return venue
+        return res
 
     async def rest(self, request: Request) -> JSONResponse:
         try:
@@ -125,7 +149,7 @@ class Emulator:
         if private:
             # body_params has decoded every non-blank body as UTF-8 already.
             payload = raw_query if request.method == "GET" else raw_body.decode("utf-8")
-            auth = check_rest(request.headers, payload, now, self.keys)
+            auth = self.authenticate(lambda at: check_rest(request.headers, payload, at, self.keys))
             if not auth.ok:
                 return JSONResponse(self.envelope({}, auth.ret_code, auth.ret_msg))
             who = auth.api_key or who
@@ -158,7 +182,7 @@ class Emulator:
                 raise ApiError(10001, f"params error: symbol invalid: {symbol!r}")
         if method == "GET":
             if path == "/v5/market/time":
-                ns = time.time_ns()  # sim-determinism: allowed (server time is the wall clock)
+                ns = self.venue_now_ms() * NS_PER_MS
                 return {"timeSecond": str(ns // 10**9), "timeNano": str(ns)}, []
             if path == "/v5/market/instruments-info":
                 page_limit(p, default=500, hi=1000)
@@ -278,14 +302,15 @@ class Emulator:
         private = s.channel == "private"
         if op == "ping":
             if private:
-                self._send(s, {"req_id": req_id or "", "op": "pong", "args": [str(wall_ms())], "conn_id": s.conn_id})
+                self._send(s, {"req_id": req_id or "", "op": "pong", "args": [str(self.venue_now_ms())],
+                               "conn_id": s.conn_id})
             elif s.channel == "spot":  # public spot answers without a req_id
                 self._send(s, {"success": True, "ret_msg": "pong", "conn_id": s.conn_id, "op": "ping"})
             else:
                 self._send(s, {"success": True, "ret_msg": "pong", "conn_id": s.conn_id, "req_id": req_id or "",
                                "op": "ping"})
         elif op == "auth" and private:
-            res = check_ws_auth(req.args if req.args is not None else [], wall_ms(), self.keys)
+            res = self.authenticate(lambda at: check_ws_auth(req.args if req.args is not None else [], at, self.keys))
             s.authed = res.ok
             self._send(s, {"success": res.ok, "ret_msg": "" if res.ok else res.ret_msg, "op": "auth",
                            "conn_id": s.conn_id})
@@ -367,16 +392,19 @@ class Emulator:
         loop = asyncio.get_running_loop()
         ex, st = self.ex, self.settings
         anchor: tuple[float, int] | None = None
+        catching_up = True
         while True:
             if st.pause_without_clients and not any(s.topics for s in self.sessions if s.channel != "private"):
                 anchor = None  # paced time restarts from here when a client is back
                 await asyncio.sleep(0.01)
                 continue
-            if st.fast_until_ns is not None and ex.market_ns < st.fast_until_ns:
-                target = min(ex.market_ns + FAST_FORWARD_STEP_NS, st.fast_until_ns)
+            catch_up = self._catch_up_ns() if catching_up else None
+            if catch_up is not None and ex.market_ns < catch_up:
+                target = min(ex.market_ns + FAST_FORWARD_STEP_NS, catch_up)
                 while any(s.queue.qsize() > FAST_FORWARD_BACKLOG for s in self.sessions if s.channel != "private"):
                     await asyncio.sleep(0.002)
             else:
+                catching_up, self.paced = False, True
                 if anchor is None:
                     anchor = (loop.time(), ex.market_ns)
                 target = anchor[1] + int((loop.time() - anchor[0]) * st.speed * 1e9)
@@ -392,6 +420,16 @@ class Emulator:
                 self._last_ticker_ms = now_ms
             self.publish(msgs)
             await asyncio.sleep(0 if anchor is None else 0.005)
+
+    def _catch_up_ns(self) -> int | None:
+        """Market time the replay runs to as fast as its clients read before it is paced: the
+        scenario's `fast_until` and, on the wall timeline, the market the venue's clock has
+        already reached (so that paced venue time starts at the wall clock, whatever the wait
+        for the first subscriber)."""
+        targets = [t for t in (self.settings.fast_until_ns,) if t is not None]
+        if self.ex.clock.mode == "wall":
+            targets.append(self.ex.clock.market_ns(wall_ms()))
+        return max(targets) if targets else None
 
     async def apply_fault(self, f: FaultSpec) -> None:
         """Faults that act on the server (the rest act per message through the plan)."""

@@ -36,6 +36,7 @@ from adapters.bybit.adapter import BybitAdapter, BybitSettings, link_prefix_for
 from adapters.protocol import ExchangeAdapter
 from adapters.simulated import SimulatedAdapter, SlippageModel
 from sim.live.alerts import AlertKind
+from sim.live.venue_clock import venue_offset_ns
 from sim.core.clock import SimClock
 from sim.core.config import Config, load_config
 from sim.core.events import NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
@@ -91,8 +92,9 @@ class LiveSession:
             raise UserInputError(f"{scenario.path}: require_manual_activation: false is for paper sessions only; "
                                  f"a {settings.mode} session sends orders to {settings.network} and needs an operator's "
                                  "activation")
-        # The emulator replays the scenario's window; the session covers it.
-        self.start_ns, self.end_ns = spec.window.start_ns, spec.window.end_ns
+        # The emulator replays the scenario's window on its venue clock; the session covers it there.
+        offset_ns = venue_offset_ns(settings.endpoint)
+        self.start_ns, self.end_ns = spec.window.start_ns + offset_ns, spec.window.end_ns + offset_ns
         bars = self.config.feature_input == "bars"
         self.feed = LiveFeed(start_ns=self.start_ns, tick_size=spec.instrument.tick_size,
                              taker_fee_bps=self.config.taker_fee_bps, maker_fee_bps=self.config.maker_fee_bps,

@@ -72,10 +72,11 @@ def test_an_inverse_session_trades_usd_contracts_and_converts_btc_fees(inverse: 
 def test_funding_and_the_ticker_come_from_the_api(inverse: tuple[object, dict]) -> None:
     from decimal import Decimal
 
-    live, _ex = inverse
+    live, ex = inverse
     adapter = live.adapter  # type: ignore[attr-defined]
-    # At connect: the last 24 settlements (eight days of 8-hourly rates) up to the session's start.
-    start_ms = 1709251200000
+    # At connect: the last 24 settlements (eight days of 8-hourly rates) up to the session's start,
+    # on the emulator's venue clock (the scenario's times shifted by whole minutes).
+    start_ms = 1709251200000 + ex["clock"]["offset_ms"]
     assert len(adapter.funding_history) == 24 and adapter.funding_history[-1] == (start_ms, Decimal("0.0001"))
     assert [t for t, _ in adapter.funding_history] == [start_ms - 8 * 3600_000 * k for k in range(23, -1, -1)]
     # During the session: the tickers stream (only a WebSocket ticker carries a cross sequence).

@@ -6,7 +6,9 @@ both must execute every order alike, and as test_order_semantics' reference (`ar
 
 Market time is held still between the two batches of orders: the emulator runs with
 `--pause-without-clients`, so its replay moves only while a public WebSocket is subscribed, and
-the orders of a batch are all placed at one known instant (`/emulator/state` market_ns).
+the orders of a batch are all placed at one known instant (`/emulator/state` market_ns). Its clock is
+the scenario's (`--clock scenario`): on the wall timeline the replay would first run the minute up to
+the wall clock at once.
 
 The one place the two differ by design is docs/ORDER_SEMANTICS.md §7: a reduce-only order with
 nothing to reduce is refused at placement by the emulator (Bybit's 110017,
@@ -146,7 +148,7 @@ def test_the_emulator_and_the_simulated_adapter_execute_alike(sim: Simulated) ->
         *(Order(f"a-{tif}-at-ask", 1, "limit", 0.01, round(b.ask, 1), tif) for tif in ("IOC", "FOK", "PostOnly")),
         Order("a-sell-cross", -1, "limit", 0.01, round(b.bid, 1)),
     ]
-    with emulator(PLAIN, "--start", "now", "--speed", "10", "--pause-without-clients") as base:
+    with emulator(PLAIN, "--start", "now", "--speed", "10", "--pause-without-clients", "--clock", "scenario") as base:
         s = pybit_http(base)
         t_a = state(base)["market_ns"]
         assert t_a == sim.start_ns

@@ -93,7 +93,8 @@ class _Started:
                  before: Any = None, **settings: Any) -> None:
         self.scenario, self.mode = scenario, mode
         self.hook = stack.enter_context(WebhookReceiver())
-        self.base = stack.enter_context(emulator(scenario, *emulator_args))
+        # The replay's alerts are compared on the scenario's own times (docs/DECISIONS.md ("Emulator clock")).
+        self.base = stack.enter_context(emulator(scenario, *emulator_args, "--clock", "scenario"))
         if before is not None:
             before(self.base)
         self.session = Running(scenario, self.base, tmp, self.hook.url, mode=mode, warmup_minutes=0, **settings)

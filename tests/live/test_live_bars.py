@@ -18,7 +18,7 @@ SCENARIO = "features/binance_spot_klines_bars_mode"
 def both() -> tuple[dict[str, str], dict[str, str], object]:
     replay = run(SCENARIO)
     # The whole window fast-forwarded: the client reads the candles as fast as they come.
-    with emulator(SCENARIO, "--fast-until", "2024-08-06T00:00:00Z") as base:
+    with emulator(SCENARIO, "--fast-until", "2024-08-06T00:00:00Z", "--clock", "scenario") as base:
         live = run_live(SCENARIO, endpoint=base, api_key=KEY, api_secret=SECRET, max_wall_s=240)
     return replay.exports, live.exports, live
 

@@ -90,7 +90,7 @@ def test_a_dry_run_session_decides_but_never_trades(tmp_path: Path) -> None:
 
 
 def test_shadow_divergence_reaches_the_webhook_and_trading_goes_on(tmp_path: Path) -> None:
-    with WebhookReceiver() as hook, emulator(SHADOW) as base:
+    with WebhookReceiver() as hook, emulator(SHADOW, "--clock", "scenario") as base:
         s = Running(SHADOW, base, tmp_path, hook.url, mode="shadow", warmup_minutes=0)
         s.activate_when_allowed()
         exports = s.join()

@@ -30,7 +30,8 @@ def _rows(text: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def both() -> tuple[dict[str, str], dict[str, str], dict]:
     replay = run(SCENARIO)
-    with emulator(SCENARIO, "--speed", "60", "--fast-until", "2024-03-01T04:00:00Z") as base:
+    # The replay's files are on the scenario's times: the emulator serves those (`--clock scenario`).
+    with emulator(SCENARIO, "--speed", "60", "--fast-until", "2024-03-01T04:00:00Z", "--clock", "scenario") as base:
         live = run_live(SCENARIO, endpoint=base, api_key=KEY, api_secret=SECRET, max_wall_s=240)
         exchange = state(base)
     return replay.exports, live.exports, {"summary": live.summary, "exchange": exchange}

@@ -110,7 +110,7 @@ def test_a_paper_session_killed_again_and_again_ends_as_an_uninterrupted_run(tmp
     plan = ["submit:1"] * KILLS_AFTER_SUBMIT + ["random"] * KILLS_AT_RANDOM
     rng.shuffle(plan)
     kills: list[str] = []
-    with emulator(SCENARIO) as base:
+    with emulator(SCENARIO, "--clock", "scenario") as base:  # compared with the replay on its own times
         first = True
         for how in plan:
             proc = _start(base, data, out, how if how != "random" else None)
