@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from .validation import (
     params_error,
     text,
 )
+
+if TYPE_CHECKING:
+    from .state_file import StateKeeper
 
 LINK_ID = re.compile(r"[A-Za-z0-9_-]{1,36}")
 
@@ -135,6 +138,7 @@ class EmulatedExchange(PreTradeChecks):
         self._n_engine = 0
         self._seq = 0
         self.mark = float("nan")
+        self.keeper: StateKeeper | None = None  # `--state FILE` (state_file.attach)
 
     # -- instruments ------------------------------------------------------------------------
     def instrument(self) -> dict[str, Any]:
@@ -159,7 +163,13 @@ class EmulatedExchange(PreTradeChecks):
         q = self.feed.engine.last_quote()
         if q is not None:
             self.mark = (q[1] + q[3]) / 2
+        self._changed(account=bool(out))
         return self.tape.take_until(to_ns) + out
+
+    def _changed(self, *, account: bool) -> None:
+        """Market time moved, and with `account` the account changed: the state file follows."""
+        if self.keeper is not None:
+            self.keeper.changed(account)
 
     def _on_engine_event(self, ev: Any) -> list[Published]:
         if isinstance(ev, OrderUpdate):
