@@ -496,8 +496,8 @@ class EmulatedExchange(PreTradeChecks):
         self.feed.engine.submit_order(n, o.side, "limit", float(new_qty) - o.cum_qty, self.market_ns,
                                       limit_px=float(new_price), slippage_ticks=self.slippage,
                                       time_in_force=o.time_in_force, reduce_only=o.reduce_only)
+        o.updated_ms = self._ms(self.market_ns)  # before _settle, which writes the state file
         msgs = self._settle()
-        o.updated_ms = self._ms(self.market_ns)
         return {"orderId": o.order_id, "orderLinkId": o.link_id}, msgs + [self._order_msg(o)]
 
     def wallet_balance(self, coins: tuple[str, ...] | None = None) -> dict[str, Any]:
