@@ -186,12 +186,13 @@ def test_open_only_1_lists_recent_closed_orders_and_ids_ignore_it(linear: str) -
     "ignored when query by orderId or orderLinkId"; orderFilter)."""
     s = pybit_http(linear)
     oid = _rest(s, "linear", "BTCUSDT", "q-open-only")
-    closed = s.get_open_orders(**L, openOnly=1, limit=50)["result"]["list"]
-    assert closed and all(r["orderStatus"] not in ("New", "PartiallyFilled") for r in closed)
     assert oid in [r["orderId"] for r in s.get_open_orders(**L)["result"]["list"]]
+    assert oid not in [r["orderId"] for r in s.get_open_orders(**L, openOnly=1, limit=50)["result"]["list"]]
     s.cancel_order(**L, orderId=oid)
     assert oid not in [r["orderId"] for r in s.get_open_orders(**L)["result"]["list"]]
-    assert s.get_open_orders(**L, openOnly=1)["result"]["list"][0]["orderId"] == oid
+    closed = s.get_open_orders(**L, openOnly=1, limit=50)["result"]["list"]
+    assert closed[0]["orderId"] == oid
+    assert all(r["orderStatus"] not in ("New", "PartiallyFilled") for r in closed)
     assert s.get_open_orders(category="linear", orderId=oid)["result"]["list"][0]["orderStatus"] == "Cancelled"
     assert s.get_open_orders(**L, openOnly=1, orderFilter="StopOrder")["result"]["list"] == []
 
@@ -200,12 +201,16 @@ def test_order_history_filters_by_status_and_order_filter(linear: str) -> None:
     """docs/v5/order/order-list.mdx (orderStatus, orderFilter; closed orders) and enum.mdx
     (orderStatus): an unknown status is 10001."""
     s = pybit_http(linear)
+    set_position(s, "linear", "BTCUSDT", 0.01, "q-hist-filled")
+    set_position(s, "linear", "BTCUSDT", 0.0, "q-hist-filled-2")
+    s.cancel_order(**L, orderId=_rest(s, "linear", "BTCUSDT", "q-hist-cancelled"))
     _rest(s, "linear", "BTCUSDT", "q-hist-open")
     rows = s.get_order_history(**L, limit=50)["result"]["list"]
     assert "q-hist-open" not in [r["orderLinkId"] for r in rows]
     cancelled = s.get_order_history(**L, orderStatus="Cancelled", limit=50)["result"]["list"]
     filled = s.get_order_history(**L, orderStatus="Filled", limit=50)["result"]["list"]
-    assert cancelled and filled
+    assert "q-hist-cancelled" in [r["orderLinkId"] for r in cancelled]
+    assert "q-hist-filled" in [r["orderLinkId"] for r in filled]
     assert {r["orderStatus"] for r in cancelled} == {"Cancelled"} and {r["orderStatus"] for r in filled} == {"Filled"}
     assert s.get_order_history(**L, orderFilter="tpslOrder")["result"]["list"] == []
     assert code(lambda: s.get_order_history(**L, orderStatus="Done"))[0] == 10001

@@ -20,7 +20,7 @@ from adapters.bybit.adapter import BybitAdapter, BybitSettings
 from adapters.protocol import OrderRequest
 from sim.market.live_feed import LiveFeed
 from tests.emulator.conformance_helpers import INVERSE, PLAIN, SPOT, book, order_row, set_position, wait
-from tests.emulator.emulator_process import KEY, SECRET, emulator, pybit_http, state
+from tests.emulator.emulator_process import KEY, REPO, SECRET, emulator, pybit_http, state
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
 #: The probe market's bid stays above this for its first six minutes and is below it by minute
@@ -131,8 +131,14 @@ def test_the_adapter_reconciles_against_the_restarted_venue_and_finds_its_state(
         except BaseException:
             a.close()
             raise
+    # The same scenario, whose replay waits for /emulator/start: the adapter's streams reconnecting
+    # on their own must not start it before the first reconcile has looked.
+    held = tmp_path / "probe_plain.yaml"
+    text = (REPO / PLAIN).read_text()
+    assert "emulator: {speed: 60}" in text
+    held.write_text(text.replace("emulator: {speed: 60}", "emulator: {speed: 60, start_on_subscribe: false}"))
     try:
-        with emulator(PLAIN, "--port", port, "--fast-until", PAST_THE_DIP, "--state", str(f)) as base:
+        with emulator(held, "--port", port, "--fast-until", PAST_THE_DIP, "--state", str(f)) as base:
             a.reconcile("venue restarted")
             assert (a.halted, a.exchange_position, a.our_position) == (None, 0.01, 0.01)
             _start(base)
