@@ -22,6 +22,9 @@ checks (`risk`): the price band, reduce-only against the position (110017), the 
 mode, and for derivatives the unified account's margin (110007 when its initial margin does not fit).
 The engine is given the order's timeInForce and reduceOnly, and the cancels it makes on its own
 come back with Bybit's `cancelType` / `rejectReason` (see `_on_update`).
+
+The list endpoints (open orders, history, executions, positions) read this account in `queries`;
+`--state FILE` keeps it across restarts (`state_file`, told of every change through `keeper`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -58,9 +61,6 @@ from .validation import (
     text,
 )
 
-if TYPE_CHECKING:
-    from .state_file import StateKeeper
-
 LINK_ID = re.compile(r"[A-Za-z0-9_-]{1,36}")
 
 
@@ -77,6 +77,12 @@ FINAL_CANCELLED = ("Cancelled", "PartiallyFilledCanceled")
 #: order/cancel-all.mdx orderFilter per category.
 SPOT_CANCEL_FILTERS = ("Order", "tpslOrder", "StopOrder", "OcoOrder", "BidirectionalTpslOrder")
 FUTURES_CANCEL_FILTERS = ("Order", "StopOrder", "OpenOrder")
+
+
+class StateKeeper(Protocol):
+    """`--state FILE` (state_file.StateKeeper): told after market time moved or the account changed."""
+
+    def changed(self, account: bool) -> None: ...
 
 
 def _by_category(table: dict[str, tuple[int, str]], category: str) -> ApiError:

@@ -19,14 +19,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
-from .account import EmExecution, EmOrder
+from .account import EmExecution, EmOrder, EmPosition
+from .clock import VenueClock
+from .contract import Contract
 from .validation import ApiError, choice, integer, page_limit, params_error, text
 
-if TYPE_CHECKING:
-    from .exchange import EmulatedExchange
+
+class Venue(Protocol):
+    """What the lists read of the exchange (`exchange.EmulatedExchange`, which imports this module)."""
+
+    category: str
+    symbol: str
+    contract: Contract
+    clock: VenueClock
+    market_ns: int
+    orders: dict[str, EmOrder]
+    executions: list[EmExecution]
+    position: EmPosition
+
+    def position_row(self) -> dict[str, Any]: ...
 
 #: enum.mdx (category): what Bybit knows; a known category the emulator does not serve lists nothing.
 CATEGORIES = ("linear", "inverse", "spot", "option")
@@ -102,7 +116,7 @@ class Scope:
     """Which of the instrument's rows symbol / baseCoin / settleCoin select (priority in that order:
     open-order.mdx, cancel-all.mdx); the emulator serves one symbol, so a scope is all or nothing."""
 
-    def __init__(self, ex: EmulatedExchange, p: Mapping[str, Any]) -> None:
+    def __init__(self, ex: Venue, p: Mapping[str, Any]) -> None:
         self.symbol, self.base, self.settle = text(p, "symbol"), text(p, "baseCoin"), text(p, "settleCoin")
         self.given = any(v is not None for v in (self.symbol, self.base, self.settle))
         c = ex.contract
@@ -125,12 +139,12 @@ def _by_id(o: EmOrder, oid: str | None, link: str | None) -> bool:
     return o.order_id == oid if oid is not None else o.link_id == link
 
 
-def _ranked_orders(ex: EmulatedExchange) -> list[tuple[int, EmOrder]]:
+def _ranked_orders(ex: Venue) -> list[tuple[int, EmOrder]]:
     """Orders with their creation rank (1 = first), newest first (`createdTime` descending)."""
     return list(reversed(list(enumerate(ex.orders.values(), start=1))))
 
 
-def open_orders(ex: EmulatedExchange, p: Mapping[str, Any]) -> dict[str, Any]:
+def open_orders(ex: Venue, p: Mapping[str, Any]) -> dict[str, Any]:
     """GET /v5/order/realtime (order/open-order.mdx)."""
     cat = category(p)
     limit = page_limit(p, default=20, hi=50)
@@ -158,7 +172,7 @@ def open_orders(ex: EmulatedExchange, p: Mapping[str, Any]) -> dict[str, Any]:
     return {"category": cat, "list": [o.wire(ex.contract) for o in rows], "nextPageCursor": nxt}
 
 
-def order_history(ex: EmulatedExchange, p: Mapping[str, Any]) -> dict[str, Any]:
+def order_history(ex: Venue, p: Mapping[str, Any]) -> dict[str, Any]:
     """GET /v5/order/history (order/order-list.mdx): closed orders. Fully cancelled and rejected
     ones are kept 24 hours; beyond 7 days only orders with fills are kept. The time window
     applies to `createdTime`; a query by id ignores it (docs/DECISIONS.md ("Emulator queries"))."""
@@ -189,7 +203,7 @@ def order_history(ex: EmulatedExchange, p: Mapping[str, Any]) -> dict[str, Any]:
     return {"category": cat, "list": [o.wire(ex.contract) for o in rows], "nextPageCursor": nxt}
 
 
-def executions(ex: EmulatedExchange, p: Mapping[str, Any]) -> dict[str, Any]:
+def executions(ex: Venue, p: Mapping[str, Any]) -> dict[str, Any]:
     """GET /v5/execution/list (order/execution.mdx): newest first by execTime. orderId and
     orderLinkId, when given, override every other filter ("other input parameters will be ignored")."""
     cat = category(p)
@@ -215,7 +229,7 @@ def executions(ex: EmulatedExchange, p: Mapping[str, Any]) -> dict[str, Any]:
     return {"category": cat, "list": [e.wire(ex.contract) for e in rows], "nextPageCursor": nxt}
 
 
-def positions(ex: EmulatedExchange, p: Mapping[str, Any]) -> dict[str, Any]:
+def positions(ex: Venue, p: Mapping[str, Any]) -> dict[str, Any]:
     """GET /v5/position/list (position/position.mdx): with `symbol` the row is listed even when
     flat; without it (settleCoin for linear, nothing or settleCoin for inverse) only a position
     with a size. Linear needs symbol or settleCoin; spot has no positions."""
