@@ -13,9 +13,11 @@ The scenario's `emulator:` block (optional) sets the replay and scripts faults:
       clock: wall                    # wall: venue time starts at the wall clock (default);
                                      # scenario: every time served is the scenario's own
 
-Command-line options override it. API keys accepted: `--api-key/--api-secret`, else the
-environment's BYBIT_API_KEY / BYBIT_API_SECRET, else the emulator's own test pair
-(`EMULATOR_KEY`/`EMULATOR_SECRET`) — it is a loopback fake holding no money.
+Command-line options override it. `--state FILE` (command line only: a scenario describes a
+market, not one venue's account) keeps the account across restarts (`state_file`). API keys
+accepted: `--api-key/--api-secret`, else the environment's BYBIT_API_KEY / BYBIT_API_SECRET, else
+the emulator's own test pair (`EMULATOR_KEY`/`EMULATOR_SECRET`) — it is a loopback fake holding
+no money.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sim.core import args as types
@@ -72,6 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "runs with it; default) or scenario (the scenario's own times)")
     p.add_argument("--category", choices=CATEGORIES, help="serve the instrument as this category (default: "
                    "the scenario's emulator.category, else linear)")
+    p.add_argument("--state", metavar="FILE", type=Path,
+                   help="keep the venue's account in FILE and restore it from there on start (see state_file)")
 
 
 def _category(value: Any, origin: str) -> str:
@@ -143,6 +148,10 @@ def build(args: argparse.Namespace) -> Any:
                                                            if args.pause_without_clients is not None
                                                            else block.get("pause_without_clients", False)))
     exchange = EmulatedExchange(sc, category=category, balances=balances, clock=VenueClock(clock))
+    if getattr(args, "state", None) is not None:
+        from adapters.emulator.state_file import attach
+
+        attach(exchange, args.state)
     return Emulator(exchange, KeyStore.from_pairs([(key, secret)]), settings, plan)
 
 
@@ -164,7 +173,11 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         raise UserInputError(f"cannot bind {args.host}:{args.port}: {e.strerror}") from None
     port = sock.getsockname()[1]
     print(f"emulator listening on http://{args.host}:{port} (ws://{args.host}:{port}/v5/...)", flush=True)
-    config = uvicorn.Config(create_app(emulator), log_level="warning", ws="websockets-sansio", lifespan="on",
+    app = create_app(emulator)
+    keeper = emulator.ex.keeper
+    if keeper is not None:
+        app.router.on_shutdown.append(keeper.save)  # the market time reached, on a clean stop
+    config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on",
                             ws_ping_interval=None)
     server = uvicorn.Server(config)
     if getattr(emulator, "start_now", False):

@@ -21,6 +21,9 @@ checks (`risk`): the price band, reduce-only against the position (110017), the 
 mode, and for derivatives the unified account's margin (110007 when its initial margin does not fit).
 The engine is given the order's timeInForce and reduceOnly, and the cancels it makes on its own
 come back with Bybit's `cancelType` / `rejectReason` (see `_on_update`).
+
+The list endpoints (open orders, history, executions, positions) read this account in `queries`;
+`--state FILE` keeps it across restarts (`state_file`, told of every change through `keeper`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,6 +45,7 @@ from sim.scenario.sources import build_sources
 from .account import EmExecution, EmOrder, EmPosition, Wallet, bybit_code, cancel_fields, num
 from .clock import VenueClock
 from .contract import SpotContract, contract_for
+from .queries import MISSING_SCOPE, Scope
 from .risk import Margin, PreTradeChecks, PriceBand, check_position_idx, check_reduce_only
 from .tape import Published, Tape, TeeSource
 from .validation import (
@@ -69,6 +73,15 @@ NO_SUCH_ORDER = {"spot": (170213, "Order does not exist."), "": (110001, "order 
 AMEND_BELOW_FILLED = {"spot": (170313, "The modified contract quantity cannot be less than to the filled quantity"),
                       "": (110064, "The modified contract quantity cannot be less than or equal to the filled quantity.")}
 FINAL_CANCELLED = ("Cancelled", "PartiallyFilledCanceled")
+#: order/cancel-all.mdx orderFilter per category.
+SPOT_CANCEL_FILTERS = ("Order", "tpslOrder", "StopOrder", "OcoOrder", "BidirectionalTpslOrder")
+FUTURES_CANCEL_FILTERS = ("Order", "StopOrder", "OpenOrder")
+
+
+class StateKeeper(Protocol):
+    """`--state FILE` (state_file.StateKeeper): told after market time moved or the account changed."""
+
+    def changed(self, account: bool) -> None: ...
 
 
 def _by_category(table: dict[str, tuple[int, str]], category: str) -> ApiError:
@@ -130,6 +143,7 @@ class EmulatedExchange(PreTradeChecks):
         self._n_engine = 0
         self._seq = 0
         self.mark = float("nan")
+        self.keeper: StateKeeper | None = None  # `--state FILE` (state_file.attach)
 
     # -- instruments ------------------------------------------------------------------------
     def instrument(self) -> dict[str, Any]:
@@ -154,7 +168,13 @@ class EmulatedExchange(PreTradeChecks):
         q = self.feed.engine.last_quote()
         if q is not None:
             self.mark = (q[1] + q[3]) / 2
+        self._changed(account=bool(out))
         return self.tape.take_until(to_ns) + out
+
+    def _changed(self, *, account: bool) -> None:
+        """Market time moved, and with `account` the account changed: the state file follows."""
+        if self.keeper is not None:
+            self.keeper.changed(account)
 
     def _on_engine_event(self, ev: Any) -> list[Published]:
         if isinstance(ev, OrderUpdate):
@@ -423,18 +443,29 @@ class EmulatedExchange(PreTradeChecks):
         return {"orderId": o.order_id, "orderLinkId": o.link_id}, msgs
 
     def cancel_all(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Published]]:
-        category, symbol = text(params, "category", required=True), text(params, "symbol")
+        """order/cancel-all.mdx: linear and inverse need symbol, baseCoin or settleCoin (priority in
+        that order); spot cancels every active order without them and has no settleCoin."""
+        category = text(params, "category", required=True)
+        scope = Scope(self, params)
+        spot = category == "spot"
+        flt = choice(params, "orderFilter", SPOT_CANCEL_FILTERS if spot else FUTURES_CANCEL_FILTERS)
         if category != self.category:
             raise params_error(f"category {category!r} has no instrument here")
-        if symbol not in (None, self.symbol):
-            raise params_error(f"symbol invalid: {symbol!r}")
+        if scope.symbol not in (None, self.symbol):
+            raise params_error(f"symbol invalid: {scope.symbol!r}")
+        if not spot and not scope.given:
+            raise ApiError(10001, MISSING_SCOPE)
+        if spot and scope.settle is not None and scope.symbol is None and scope.base is None:
+            raise params_error("settleCoin is not supported for spot")
         done, msgs = [], []
-        for o in list(self.orders.values()):
-            if o.is_open and symbol in (None, o.symbol):
-                self.feed.engine.cancel_order(o.engine_id, self.market_ns)
-                msgs += self._settle()
-                if o.status in FINAL_CANCELLED:
-                    done.append({"orderId": o.order_id, "orderLinkId": o.link_id})
+        # Only active orders exist here: a filter for conditional or TP/SL orders finds none.
+        if scope.matches and flt in (None, "Order", "OpenOrder"):
+            for o in list(self.orders.values()):
+                if o.is_open:
+                    self.feed.engine.cancel_order(o.engine_id, self.market_ns)
+                    msgs += self._settle()
+                    if o.status in FINAL_CANCELLED:
+                        done.append({"orderId": o.order_id, "orderLinkId": o.link_id})
         return {"list": done, "success": "1"}, msgs
 
     def amend_order(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Published]]:
@@ -470,47 +501,9 @@ class EmulatedExchange(PreTradeChecks):
         self.feed.engine.submit_order(n, o.side, "limit", float(new_qty) - o.cum_qty, self.market_ns,
                                       limit_px=float(new_price), slippage_ticks=self.slippage,
                                       time_in_force=o.time_in_force, reduce_only=o.reduce_only)
+        o.updated_ms = self._ms(self.market_ns)  # before _settle, which writes the state file
         msgs = self._settle()
-        o.updated_ms = self._ms(self.market_ns)
         return {"orderId": o.order_id, "orderLinkId": o.link_id}, msgs + [self._order_msg(o)]
-
-    # -- queries ----------------------------------------------------------------------------
-    def query_orders(self, params: dict[str, Any], *, history: bool) -> list[dict[str, Any]]:
-        oid, link, sym = text(params, "orderId"), text(params, "orderLinkId"), text(params, "symbol")
-        open_only = integer(params, "openOnly", default=0, hi=2) == 0 and not history
-        rows = []
-        for o in reversed(list(self.orders.values())):  # newest first
-            if (oid and o.order_id != oid) or (link and o.link_id != link) or (sym and o.symbol != sym):
-                continue
-            if history and o.is_open:
-                continue
-            if open_only and not o.is_open and not (oid or link):
-                continue
-            rows.append(o.wire(self.contract))
-        return rows
-
-    def query_executions(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        oid, link, sym = text(params, "orderId"), text(params, "orderLinkId"), text(params, "symbol")
-        start, end = integer(params, "startTime"), integer(params, "endTime")
-        etype = text(params, "execType")
-        rows = []
-        for e in reversed(self.executions):  # newest first
-            o = e.order
-            if (oid and (o is None or o.order_id != oid)) or (link and (o is None or o.link_id != link)):
-                continue
-            if (sym and e.symbol != sym) or (etype and e.exec_type != etype):
-                continue
-            if (start is not None and e.time_ms < start) or (end is not None and e.time_ms > end):
-                continue
-            rows.append(e.wire(self.contract))
-        return rows
-
-    def query_positions(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        if not self.contract.has_positions:
-            raise ApiError(10001, "params error: spot has no positions")
-        if text(params, "symbol") not in (None, self.symbol):
-            return []
-        return [self.position_row()]
 
     def wallet_balance(self, coins: tuple[str, ...] | None = None) -> dict[str, Any]:
         im, mm = self.position_im_mm()

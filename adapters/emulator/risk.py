@@ -171,6 +171,7 @@ class PreTradeChecks:
         if not isinstance(params.get("modifyEnable"), bool) and params.get("modifyEnable") not in ("true", "false"):
             raise params_error("modifyEnable is required (true or false)")
         self.adjust_out_of_band["spot" if category == "spot" else "futures"] = flag(params, "modifyEnable")
+        self._changed(account=True)
         return {}, []
 
     def user_setting_config(self) -> dict[str, Any]:
@@ -220,6 +221,7 @@ class PreTradeChecks:
         buy, sell = decimal(params, "buyLeverage"), decimal(params, "sellLeverage")
         assert buy is not None and sell is not None
         self.margin.set_leverage(buy, sell)
+        self._changed(account=True)
         return {}, [self._position_msg()]
 
     def position_row(self) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from fastapi.responses import JSONResponse
 
 from sim.core.events import NS_PER_MS
 
+from . import queries
 from .auth import TIMESTAMP_ERROR, AuthResult, KeyStore, check_rest, check_ws_auth
 from .clock import wall_ms
 from .exchange import ApiError, EmulatedExchange
@@ -88,6 +89,8 @@ class Emulator:
         # Venue time starts at the wall clock's minute at the replay's origin (a no-op when the
         # clock is `scenario`, or was restored from a saved state).
         exchange.clock.anchor(settings.fast_until_ns or exchange.start_ns, wall_ms())
+        if exchange.keeper is not None:
+            exchange.keeper.save()  # the file holds the offset from the start (`--state`)
         self.limiter = RateLimiter(scale=settings.rate_limit_scale)
         self.sessions: list[Session] = []
         self.started = asyncio.Event()
@@ -212,18 +215,16 @@ class Emulator:
                 return {"category": cat, "symbol": ex.symbol, "list": rows if served else []}, []
             if path == "/v5/market/funding/history":
                 return listing(ex.funding_history(p))
-            if path in ("/v5/order/realtime", "/v5/order/history"):
-                # order/open-order and order/order-list: limit [1, 50].
-                limit = page_limit(p, default=50, hi=50)
-                return listing(ex.query_orders(p, history=path.endswith("history"))[:limit])
+            # order/open-order, order/order-list, order/execution, position/position: their
+            # parameters, filters and cursors are in `queries`.
+            if path == "/v5/order/realtime":
+                return queries.open_orders(ex, p), []
+            if path == "/v5/order/history":
+                return queries.order_history(ex, p), []
             if path == "/v5/execution/list":
-                limit = page_limit(p, default=50, hi=100)  # order/execution: [1, 100]
-                return listing(ex.query_executions(p)[:limit])
+                return queries.executions(ex, p), []
             if path == "/v5/position/list":
-                page_limit(p, default=20, hi=200)  # position/position: [1, 200]
-                if cat == "spot":
-                    raise ApiError(10001, "params error: category spot has no positions")
-                return listing(ex.query_positions(p) if served else [])
+                return queries.positions(ex, p), []
             if path == "/v5/account/wallet-balance":
                 coin = unquote(text(p, "coin", max_len=256) or "")
                 return {"list": [ex.wallet_balance(tuple(coin.split(",")) if coin else None)]}, []

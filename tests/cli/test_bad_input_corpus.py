@@ -22,7 +22,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
-from tests.cli.bad_input_kit import (GOOD_QUOTES, GOOD_TRADES, QUOTES_HEADER, RECORDED, SYNTHETIC, T0,
+from tests.cli.bad_input_kit import (GOOD_QUOTES, GOOD_TRADES, QUOTES_HEADER, RECORDED, REPO, SYNTHETIC, T0,
                                      TRADES_HEADER, one_line_error, sim, write_data)
 
 
@@ -425,6 +425,43 @@ option("emulator-rate-limit-scale-negative", lambda tmp: ["emulator", str(tmp / 
                                                           "--rate-limit-scale", "-2"], "--rate-limit-scale")
 option("emulator-fast-until-not-a-time", lambda tmp: ["emulator", str(tmp / "case.yaml"), "--port", "0",
                                                       "--fast-until", "later"], "fast_until", "later")
+def emulator_state(id: str, content: Callable[[Path], str], *needles: str) -> None:
+    """`sim emulator --state FILE` with FILE holding `content`."""
+    def build(tmp: Path) -> tuple[list[str], list[str]]:
+        write_data(tmp)
+        (tmp / "case.yaml").write_text(RECORDED)
+        (tmp / "venue.json").write_text(content(tmp))
+        return ["emulator", str(tmp / "case.yaml"), "--port", "0", "--state", str(tmp / "venue.json")], \
+            ["venue.json", *needles]
+    case(id)(build)
+
+
+def _other_scenarios_state(tmp: Path) -> str:
+    import json
+
+    from adapters.emulator.exchange import EmulatedExchange
+    from adapters.emulator.state_file import snapshot
+    from sim.scenario.manifest import load_scenario
+
+    return json.dumps(snapshot(EmulatedExchange(load_scenario(str(REPO / "tests/fixtures/emulator/probe_plain.yaml")))))
+
+
+emulator_state("emulator-state-not-json", lambda tmp: '{"version": 1, "orders": [', "not an emulator state file")
+emulator_state("emulator-state-other-version", lambda tmp: '{"version": 99}', "format version 99")
+emulator_state("emulator-state-missing-fields", lambda tmp: '{"version": 1}', "not an emulator state file")
+emulator_state("emulator-state-other-scenario", _other_scenarios_state, "saved for scenario 'probe_plain'")
+
+
+@case("emulator-block-sets-state")
+def _(tmp: Path) -> tuple[list[str], list[str]]:
+    write_data(tmp)
+    (tmp / "case.yaml").write_text(RECORDED + "emulator: {state: venue.json}\n")
+    return ["emulator", str(tmp / "case.yaml"), "--port", "0"], ["emulator.state", "unknown key"]
+
+
+option("emulator-state-folder-missing", lambda tmp: ["emulator", str(tmp / "case.yaml"), "--port", "0", "--state",
+                                                     str(tmp / "nowhere" / "venue.json")], "nowhere",
+       "does not exist")
 option("import-missing-file", lambda tmp: ["import", str(tmp / "nope.csv"), "--out", str(tmp / "o")], "nope.csv")
 option("import-tick-size-zero", lambda tmp: ["import", str(tmp / "trades.csv"), "--tick-size", "0"],
        "--tick-size")

@@ -156,6 +156,18 @@ REST_CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("orderbook-limit-abc", "GET", "/v5/market/orderbook", "category=linear&symbol=BTCUSDT&limit=abc", 10001,
      "limit must be an integer"),
     ("position-limit-201", "GET", "/v5/position/list", "category=linear&limit=201", 10001, "out of range [1, 200]"),
+    ("cursor-made-up", "GET", "/v5/order/realtime", "category=linear&symbol=BTCUSDT&cursor=xyz", 10001,
+     "cursor invalid"),
+    ("cursor-1e3-chars", "GET", "/v5/execution/list", "category=linear&cursor=" + "a" * 1000, 10001,
+     "cursor is longer than"),
+    ("list-no-category", "GET", "/v5/order/history", "symbol=BTCUSDT", 10001, "category is required"),
+    ("list-category-unknown", "GET", "/v5/execution/list", "category=futures", 10001, "category invalid"),
+    ("history-8-days", "GET", "/v5/order/history", "category=linear&startTime=0&endTime=604800001", 10001,
+     "cannot exceed 7 days"),
+    ("exec-start-after-end", "GET", "/v5/execution/list", "category=linear&startTime=2&endTime=1", 10001,
+     "startTime must be smaller than endTime"),
+    ("open-only-2", "GET", "/v5/order/realtime", "category=linear&symbol=BTCUSDT&openOnly=2", 10001,
+     "out of range [0, 1]"),
 ]
 
 SPOT_CASES: list[tuple[str, dict[str, Any], int, str]] = [

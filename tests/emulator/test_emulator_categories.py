@@ -348,6 +348,7 @@ def test_inverse_funding_and_kline_turnover_are_in_btc() -> None:
 # -- a spot order cancelled after a partial fill (in process) ---------------------------------
 
 def test_a_partly_filled_spot_order_cancelled_ends_partially_filled_canceled() -> None:
+    from adapters.emulator import queries
     from adapters.emulator.exchange import EmulatedExchange
     from sim.core.events import from_engine
     from sim.scenario.manifest import load_scenario
@@ -365,10 +366,10 @@ def test_a_partly_filled_spot_order_cancelled_ends_partially_filled_canceled() -
     ex._on_engine_event(from_engine(raw, ex.feed._order_ids))
     assert o.status == "PartiallyFilled"
     ex.cancel_order({"category": "spot", "symbol": "BTCUSDT", "orderId": o.order_id})
-    row = ex.query_orders({"orderId": o.order_id}, history=True)[0]
+    row = queries.order_history(ex, {"category": "spot", "orderId": o.order_id})["list"][0]
     assert (row["orderStatus"], row["cumExecQty"], row["feeCurrency"]) == ("PartiallyFilledCanceled", "0.004", "USDT")
     assert (row["cumFeeDetail"], row["cumExecFee"]) == ({"USDT": "-0.02"}, "-0.02")
-    fill = ex.query_executions({})[0]
+    fill = queries.executions(ex, {"category": "spot"})["list"][0]
     assert (fill["feeCurrency"], fill["execFee"], fill["isMaker"]) == ("USDT", "-0.02", True)
     coins = {c["coin"]: c for c in ex.wallet_balance()["coin"]}
     assert (coins["BTC"]["walletBalance"], coins["USDT"]["walletBalance"]) == ("0.004", "800.02")
