@@ -250,7 +250,9 @@ class KlineBook:
         cols = self._minutes()
         starts = cols[0].astype(np.int64)
         lo = bucket_start(start, interval) if start is not None else bucket_start(end, interval) - _span(interval, limit)
-        i, j = np.searchsorted(starts, lo, side="left"), np.searchsorted(starts, end, side="right")
+        # Every minute of the candles starting in [lo, end], the last one's after `end` too.
+        hi = bucket_end(bucket_start(end, interval), interval)
+        i, j = np.searchsorted(starts, lo, side="left"), np.searchsorted(starts, hi, side="right")
         out: list[list[str]] = []
         if j > i:
             keys = bucket_starts(starts[i:j], interval)
