@@ -132,8 +132,10 @@ class KlineBook:
 
     def __init__(self, *, inverse: bool, ticks: bool, volume_text: Callable[[float], str]) -> None:
         self.inverse, self.ticks, self._qty_text = inverse, ticks, volume_text
-        self._cols: list[list[float]] = [[] for _ in range(7)]  # start, o, h, l, c, v, turnover
-        self._arrays: tuple[int, np.ndarray] | None = None  # (rows, columns) cached for queries
+        # Closed minutes as columns start, o, h, l, c, v, turnover; grown by doubling, so a
+        # month-long replay appends in O(1) and queries read a view.
+        self._buf = np.empty((7, 1024), dtype=np.float64)
+        self._n = 0
         self.minute: Candle | None = None
         self.longer: dict[str, Candle | None] = dict.fromkeys(LONGER)
         self.first_price: float | None = None
@@ -181,8 +183,10 @@ class KlineBook:
 
     def _store(self, m: Candle) -> list[tuple[str, Candle]]:
         """Keeps a closed minute and folds it into the longer intervals (closing those it passes)."""
-        for col, x in zip(self._cols, (m.start, m.open, m.high, m.low, m.close, m.volume, m.turnover)):
-            col.append(x)
+        if self._n == self._buf.shape[1]:
+            self._buf = np.concatenate([self._buf, np.empty_like(self._buf)], axis=1)
+        self._buf[:, self._n] = (m.start, m.open, m.high, m.low, m.close, m.volume, m.turnover)
+        self._n += 1
         out: list[tuple[str, Candle]] = []
         for iv in LONGER:
             c = self.longer[iv]
@@ -239,10 +243,7 @@ class KlineBook:
         return [(iv, c) for iv in INTERVALS if (c := self.open_candle(iv)) is not None]
 
     def _minutes(self) -> np.ndarray:
-        n = len(self._cols[0])
-        if self._arrays is None or self._arrays[0] != n:
-            self._arrays = (n, np.array(self._cols, dtype=np.float64).reshape(7, n))
-        return self._arrays[1]
+        return self._buf[:, :self._n]
 
     def rows(self, interval: str, start: int | None, end: int, limit: int) -> list[list[str]]:
         """market/kline's `list`: candles of `interval` starting in [start, end], newest first, at

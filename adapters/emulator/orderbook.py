@@ -24,6 +24,15 @@ Levels = list[list[str]]
 
 def _delta(old: Levels, new: Levels, descending: bool) -> Levels:
     """The changes from `old` to `new` levels of one side: new or resized levels, and "0" for gone ones."""
+    if len(old) <= 1 and len(new) <= 1:  # level-1 data, once per quote: the short way
+        if old == new:
+            return []
+        if not new:
+            return [[old[0][0], "0"]]
+        if not old or old[0][0] == new[0][0]:
+            return [list(new[0])]
+        pair = [list(new[0]), [old[0][0], "0"]]
+        return pair if (float(new[0][0]) > float(old[0][0])) == descending else pair[::-1]
     was = dict((p, s) for p, s in old)
     now = dict((p, s) for p, s in new)
     out = [[p, s] for p, s in now.items() if was.get(p) != s]
@@ -44,7 +53,8 @@ class Book:
         self.cts = 0  # venue ms of the change the book last took
 
     def update(self, bids: Levels, asks: Levels, seq: int, ts_ms: int) -> list[tuple[str, dict[str, Any]]]:
-        """Takes the book as of a quote; (topic, body) of the deltas it makes (none if nothing changed)."""
+        """Takes the book as of a quote; (topic, body) of the deltas it makes (none if nothing
+        changed). The bodies share one `data`: they are only read."""
         self.seq = seq
         db, da = _delta(self.bids, bids, True), _delta(self.asks, asks, False)
         if not db and not da:

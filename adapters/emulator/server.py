@@ -96,6 +96,7 @@ class Emulator:
         self.tickers = TickerStream(exchange.symbol, exchange.category)
         self._book_gap = False  # deep-book messages were withheld: subscribers need a new snapshot
         self.log: list[str] = []
+        exchange.tape.wanted = set()  # no subscriber yet
 
     # -- REST -------------------------------------------------------------------------------
     def envelope(self, result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
@@ -238,6 +239,7 @@ class Emulator:
         finally:
             if s in self.sessions:
                 self.sessions.remove(s)
+            self._refresh_wanted()
             s.queue.put_nowait(None)
             await asyncio.gather(sender, return_exceptions=True)
 
@@ -297,6 +299,7 @@ class Emulator:
                 s.topics.update(topics)
             else:
                 s.topics.difference_update(topics)
+            self._refresh_wanted()
             ack = op if s.channel == "spot" else ""  # public spot puts the op into ret_msg
             self._send(s, {"success": True, "ret_msg": ack, "conn_id": s.conn_id, "req_id": req_id or "", "op": op})
             if op == "subscribe" and not private:
@@ -305,6 +308,9 @@ class Emulator:
                     asyncio.get_running_loop().call_later(START_AFTER_SUBSCRIBE_S, self.start)
         else:
             self._send(s, ws_error(s.conn_id, f"error:unsupported op: {op[:64]}", op[:64], req_id))
+
+    def _refresh_wanted(self) -> None:
+        self.ex.tape.wanted = set().union(*(s.topics for s in self.sessions if s.channel != "private"))
 
     def _first_messages(self, s: Session, topics: list[str]) -> None:
         """What a subscription starts with: the book's snapshot (orderbook.mdx: "Once you have
@@ -320,7 +326,7 @@ class Emulator:
                     self._send(s, ex.tape.book.snapshot(depth, now_ms))
                 elif ex.tape.last_top is not None:
                     self._send(s, ex.tape.book_message(now_ms).body)
-            elif kind == "tickers" and ex.tape.last_top is not None:
+            elif kind == "tickers" and self._has_market():
                 self._send(s, self.tickers.snapshot(ex, now_ms))
 
     def _valid_topic(self, s: Session, topic: str) -> bool:
@@ -363,7 +369,11 @@ class Emulator:
 
     def _ticker_wanted(self) -> bool:
         topic = f"tickers.{self.ex.symbol}"
-        return self.ex.tape.last_top is not None and any(topic in s.topics for s in self.sessions)
+        return self._has_market() and any(topic in s.topics for s in self.sessions)
+
+    def _has_market(self) -> bool:
+        """A quote or a print (a bars scenario has only bars) has been published."""
+        return self.ex.tape.last_top is not None or self.ex.tape.candles.last_price is not None
 
     # -- replay -----------------------------------------------------------------------------
     def start(self) -> None:

@@ -110,6 +110,9 @@ class Tape:
                 raise ValueError(f"the emulator serves klines from one-minute bars; source {src.name!r} has "
                                  f"{int(src.interval_ns or 0) // 1_000_000_000} s bars")
         self.book = Book(symbol, category)
+        #: Topics some client is subscribed to (None: all). Deep-book deltas and klines are only
+        #: built for those: each quote would otherwise make three deltas nobody reads.
+        self.wanted: set[str] | None = None
         self.candles = KlineBook(inverse=category == "inverse", ticks=any(s.kind == "trades" for s in sources),
                                  volume_text=contract.qty_text if contract is not None else num)
 
@@ -187,7 +190,9 @@ class Tape:
         # The deeper books hold the levels there are: a side quoted with size 0 has none.
         deltas = self.book.update([bid] if float(r["bid_sz"]) > 0 else [], [ask] if float(r["ask_sz"]) > 0 else [],
                                   self._book_u, ts)
-        return [self.book_message(ts), *(Published(self.category, t, body, ts) for t, body in deltas)]
+        wanted = self.wanted
+        return [self.book_message(ts), *(Published(self.category, t, body, ts) for t, body in deltas
+                                         if wanted is None or t in wanted)]
 
     def book_message(self, ts_ms: int) -> Published:
         """The level-1 book as of now; Bybit re-sends it unchanged (same `u`) every 3 s."""
@@ -212,6 +217,8 @@ class Tape:
         for interval, k in candles:
             ts = k.end + 1 if now_ms is None else now_ms
             topic = f"kline.{interval}.{self.symbol}"
+            if self.wanted is not None and topic not in self.wanted:
+                continue
             item = k.wire(interval, now_ms is None, self.candles.volume_text)
             out.append(Published(self.category, topic, {"topic": topic, "type": "snapshot", "ts": ts, "data": [item]},
                                  ts))
