@@ -81,6 +81,9 @@ class Session:
     authed: bool = False
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     conn_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: `u` of the deep-book snapshot last sent: it holds the book as the tape has it, so deltas
+    #: up to that `u` (a batch not yet published) are already in it and are not sent.
+    book_u: int = 0
 
 
 class Emulator:
@@ -324,6 +327,7 @@ class Emulator:
                 depth = int(rest.split(".")[0])
                 if depth > 1:
                     self._send(s, ex.tape.book.snapshot(depth, now_ms))
+                    s.book_u = ex.tape.book.u
                 elif ex.tape.last_top is not None:
                     self._send(s, ex.tape.book_message(now_ms).body)
             elif kind == "tickers" and self._has_market():
@@ -361,6 +365,8 @@ class Emulator:
                 if s.channel != m.channel:
                     continue
                 if not (m.topic in s.topics or (m.channel == "private" and f"{base}.{self.ex.category}" in s.topics)):
+                    continue
+                if base == "orderbook" and m.body.get("type") == "delta" and m.body["data"]["u"] <= s.book_u:
                     continue
                 if delay:
                     asyncio.get_running_loop().call_later(delay / 1000, self._send, s, m.body)

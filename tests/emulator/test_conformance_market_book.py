@@ -16,6 +16,7 @@ import pytest
 
 from tests.emulator.conformance_helpers import code, set_position, wait
 from tests.emulator.emulator_process import pybit_http
+from tests.emulator.emulator_raw import post
 from tests.emulator.market_data_helpers import SYMBOL, RawStream, frozen, market  # noqa: F401 - fixture
 
 FIXTURES = Path("/work/shared/fixtures/bybit")
@@ -214,3 +215,23 @@ def test_the_rest_book_takes_every_documented_limit(market: tuple[str, str]) -> 
         assert float(r["b"][0][0]) < float(r["a"][0][0]) and r["u"] > 0 and r["seq"] >= r["u"] and r["ts"] >= r["cts"]
     for limit in (0, 1001):
         assert code(lambda: s.get_orderbook(category=cat, symbol=sym, limit=limit))[0] == 10001
+
+
+def test_after_withheld_market_data_the_deep_book_starts_again_from_a_snapshot(market: tuple[str, str]) -> None:
+    """docs/v5/websocket/public/orderbook.mdx ("If there is a problem on Bybit's end, a snapshot
+    will be re-sent, which is guaranteed to contain the latest data"): once a stale spell (a
+    fault that withholds public data) ends, a deep-book subscriber is sent a snapshot again, and
+    deltas continue from its `u`."""
+    base, cat = market
+    topic = f"orderbook.50.{SYMBOL[cat]}"
+    stream = RawStream(base, cat, [topic])
+    stream.until(lambda _: len(stream.topic(topic)) >= 3)
+    status, answer = post(base, "/emulator/faults", {"kind": "stale", "duration_ms": 3000})
+    assert status == 200, answer
+    snaps = stream.until(lambda _: (s := [m for m in stream.topic(topic)[1:] if m["type"] == "snapshot"])
+                         and len(stream.topic(topic)) > stream.topic(topic).index(s[0]) + 2 and s)
+    stream.close()
+    msgs = stream.topic(topic)
+    i = msgs.index(snaps[0])
+    assert msgs[i]["data"]["u"] > msgs[i - 1]["data"]["u"]
+    assert [m["data"]["u"] for m in msgs[i + 1:i + 3]] == [msgs[i]["data"]["u"] + 1, msgs[i]["data"]["u"] + 2]
