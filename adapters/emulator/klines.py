@@ -245,9 +245,10 @@ class KlineBook:
     def _minutes(self) -> np.ndarray:
         return self._buf[:, :self._n]
 
-    def rows(self, interval: str, start: int | None, end: int, limit: int) -> list[list[str]]:
-        """market/kline's `list`: candles of `interval` starting in [start, end], newest first, at
-        most `limit` (the newest of them), the open candle included."""
+    def rows(self, interval: str, start: int | None, end: int, limit: int, *, from_start: bool = False) -> list[list[str]]:
+        """market/kline's `list`: candles of `interval` starting in [start, end], newest first, the
+        open candle included; at most `limit` of them — the newest, or with `from_start` the
+        oldest (a page anchored at `start`)."""
         cols = self._minutes()
         starts = cols[0].astype(np.int64)
         lo = bucket_start(start, interval) if start is not None else bucket_start(end, interval) - _span(interval, limit)
@@ -270,7 +271,8 @@ class KlineBook:
             if out and out[-1][0] == live.start:
                 out.pop()  # the open candle already folds in its closed minutes
             out.append([live.start, live.open, live.high, live.low, live.close, live.volume, live.turnover])
-        picked = [r for r in out if start is None or r[0] >= start][-limit:]
+        inside = [r for r in out if start is None or r[0] >= start]
+        picked = inside[:limit] if from_start else inside[-limit:]
         return [[str(r[0]), num(r[1]), num(r[2]), num(r[3]), num(r[4]), self.volume_text(r[5]), amount(r[6])]
                 for r in reversed(picked)]
 

@@ -25,13 +25,16 @@ def public_topics(symbol: str) -> frozenset[str]:
 
 def kline_rows(ex: Any, p: dict[str, Any]) -> list[list[str]]:
     """market/kline.mdx: `interval` (required), `start`/`end` (venue ms, the candles' own
-    timeline: boundaries are computed on it), `limit` [1, 1000] default 200; newest first."""
+    timeline: boundaries are computed on it), `limit` [1, 1000] default 200; newest first. A page
+    with `start` and no `end` is anchored at `start` (its oldest `limit` candles), otherwise at
+    `end` (docs/DECISIONS.md, "Emulator market data")."""
     interval = choice(p, "interval", INTERVALS, required=True)
     assert interval is not None
     start, end = integer(p, "start"), integer(p, "end")
     limit = page_limit(p, default=200, hi=1000)
     now = ex.clock.venue_ms(ex.market_ns)
-    return ex.tape.candles.rows(interval, start, now if end is None else min(end, now), limit)
+    return ex.tape.candles.rows(interval, start, now if end is None else min(end, now), limit,
+                                from_start=start is not None and end is None)
 
 
 def orderbook_limit(p: dict[str, Any], category: str) -> int:

@@ -113,7 +113,9 @@ def test_a_minute_is_built_from_the_prints_of_that_minute(market: tuple[str, str
 def test_start_end_and_limit_pick_candles_by_their_start(market: tuple[str, str]) -> None:
     """docs/v5/market/kline.mdx (start, end: timestamps in ms; limit [1, 1000] default 200; the
     request example start=..., end=... answers the candles starting from `start` to `end`
-    inclusive): the range is inclusive of both ends and `limit` keeps its newest candles."""
+    inclusive): the range is inclusive of both ends and `limit` keeps its newest candles; with
+    `start` alone the page starts there (pybit issue #186: start=9999&limit=1 answers the
+    earliest candle)."""
     base, cat = market
     s = pybit_http(base)
     every = _klines(s, cat, "1", limit=1000)
@@ -123,6 +125,7 @@ def test_start_end_and_limit_pick_candles_by_their_start(market: tuple[str, str]
     assert _klines(s, cat, "1", start=lo, end=hi, limit=2) == every[1:3]
     assert _klines(s, cat, "1", limit=1) == every[:1]
     assert _klines(s, cat, "1", end=hi - 1) == every[2:]
+    assert _klines(s, cat, "1", start=lo, limit=2) == every[-3:-1]  # from `start` on
     assert code(lambda: _klines(s, cat, "1", limit=1001))[0] == 10001
 
 
