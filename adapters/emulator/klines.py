@@ -115,7 +115,8 @@ class Candle:
 
     def copy(self, start: int, end: int) -> Candle:
         out = Candle(start, end, self.open, self.last_ms)
-        out.high, out.low, out.close, out.volume, out.turnover = self.high, self.low, self.close, self.volume, self.turnover
+        out.high, out.low, out.close = self.high, self.low, self.close
+        out.volume, out.turnover = self.volume, self.turnover
         return out
 
     def wire(self, interval: str, confirm: bool, volume_text: Callable[[float], str]) -> dict[str, Any]:
@@ -161,7 +162,8 @@ class KlineBook:
         self._dirty = True
         return closed
 
-    def bar(self, start: int, o: float, h: float, lo: float, c: float, v: float, turnover: float) -> list[tuple[str, Candle]]:
+    def bar(self, start: int, o: float, h: float, lo: float, c: float, v: float,
+            turnover: float) -> list[tuple[str, Candle]]:
         """A closed one-minute kline (bars scenarios) starting at venue `start`."""
         k = Candle(start, start + MINUTE_MS - 1, o, start)
         k.high, k.low, k.close, k.volume, k.turnover = h, lo, c, v, turnover
@@ -178,7 +180,8 @@ class KlineBook:
         if last is not None and price != last:
             self.tick_direction = "PlusTick" if price > last else "MinusTick"
         elif last is not None:
-            self.tick_direction = "ZeroPlusTick" if self.tick_direction in ("PlusTick", "ZeroPlusTick") else "ZeroMinusTick"
+            up = self.tick_direction in ("PlusTick", "ZeroPlusTick")
+            self.tick_direction = "ZeroPlusTick" if up else "ZeroMinusTick"
         self.last_price = price
 
     def _store(self, m: Candle) -> list[tuple[str, Candle]]:
@@ -245,13 +248,17 @@ class KlineBook:
     def _minutes(self) -> np.ndarray:
         return self._buf[:, :self._n]
 
-    def rows(self, interval: str, start: int | None, end: int, limit: int, *, from_start: bool = False) -> list[list[str]]:
+    def rows(self, interval: str, start: int | None, end: int, limit: int, *,
+             from_start: bool = False) -> list[list[str]]:
         """market/kline's `list`: candles of `interval` starting in [start, end], newest first, the
         open candle included; at most `limit` of them — the newest, or with `from_start` the
         oldest (a page anchored at `start`)."""
         cols = self._minutes()
         starts = cols[0].astype(np.int64)
-        lo = bucket_start(start, interval) if start is not None else bucket_start(end, interval) - _span(interval, limit)
+        if start is not None:
+            lo = bucket_start(start, interval)
+        else:
+            lo = bucket_start(end, interval) - _span(interval, limit)
         # Every minute of the candles starting in [lo, end], the last one's after `end` too.
         hi = bucket_end(bucket_start(end, interval), interval)
         i, j = np.searchsorted(starts, lo, side="left"), np.searchsorted(starts, hi, side="right")

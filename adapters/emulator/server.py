@@ -350,7 +350,8 @@ class Emulator:
             # orderbook.mdx: after a problem on Bybit's side a fresh snapshot is sent.
             self._book_gap = False
             for s in self.sessions:
-                self._first_messages(s, [t for t in s.topics if t.startswith("orderbook.") and not t.startswith("orderbook.1.")])
+                deep = [t for t in s.topics if t.startswith("orderbook.") and not t.startswith("orderbook.1.")]
+                self._first_messages(s, deep)
         for m in msgs:
             public = m.channel != "private"
             if public and stale:
