@@ -48,6 +48,7 @@ from .contract import SpotContract, contract_for
 from .queries import MISSING_SCOPE, Scope
 from .risk import Margin, PreTradeChecks, PriceBand, check_position_idx, check_reduce_only
 from .tape import Published, Tape, TeeSource
+from .tickers import rest_ticker
 from .validation import (
     ApiError,
     Bounds,
@@ -533,19 +534,8 @@ class EmulatedExchange(PreTradeChecks):
         return rows[:limit]
 
     def ticker(self) -> dict[str, Any]:
-        top = self.tape.last_top
-        bid, ask = (top["b"][0], top["a"][0]) if top else (["", ""], ["", ""])
-        last = self.tape.recent_trades[-1]["p"] if self.tape.recent_trades else ""
-        mark = num(self.mark) if self.mark == self.mark else ""
-        if self.category == "spot":  # spot tickers have no mark, funding or open interest
-            return {"symbol": self.symbol, "bid1Price": bid[0], "bid1Size": bid[1], "ask1Price": ask[0],
-                    "ask1Size": ask[1], "lastPrice": last, "prevPrice24h": "", "price24hPcnt": "",
-                    "highPrice24h": "", "lowPrice24h": "", "turnover24h": "", "volume24h": "", "usdIndexPrice": mark}
-        return {"symbol": self.symbol, "lastPrice": last, "indexPrice": mark, "markPrice": mark,
-                "bid1Price": bid[0], "bid1Size": bid[1], "ask1Price": ask[0], "ask1Size": ask[1],
-                "fundingRate": self._next_funding()[0], "nextFundingTime": self._next_funding()[1],
-                "fundingIntervalHour": "8", "volume24h": "",
-                "turnover24h": "", "openInterest": "", "deliveryTime": "0"}
+        """market/tickers' entry for the instrument (see `tickers`)."""
+        return rest_ticker(self)
 
     def state(self) -> dict[str, Any]:
         """What the control endpoint reports: the truth tests compare a client's view with."""

@@ -40,15 +40,16 @@ from .auth import TIMESTAMP_ERROR, AuthResult, KeyStore, check_rest, check_ws_au
 from .clock import wall_ms
 from .exchange import ApiError, EmulatedExchange
 from .faults import FaultPlan, FaultSpec
+from .market_routes import kline_rows, orderbook_limit, public_topics
 from .ratelimit import RATE_LIMIT_CODE, RateLimiter
 from .tape import Published
-from .validation import body_params, choice, page_limit, query_params, text
+from .tickers import PUSH_MS, TickerStream
+from .validation import body_params, page_limit, query_params, text
 from .ws_messages import WsRefusal, WsRequest, parse_ws_frame, topic_args, ws_error
 
 log = logging.getLogger("adapters.emulator")
 
 BOOK_REPUSH_MS = 3000
-TICKER_EVERY_MS = 1000
 START_AFTER_SUBSCRIBE_S = 1.0
 SUBSCRIBE_ACK_DELAY_S = 0.05  # pybit registers a subscription only after sending it (see pybit notes)
 FAST_FORWARD_STEP_NS = 5 * 1_000_000_000
@@ -56,7 +57,6 @@ FAST_FORWARD_BACKLOG = 500  # messages a subscriber may have queued before the f
 
 PUBLIC_CHANNELS = ("linear", "spot", "inverse")
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
-KLINE_INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M")
 #: What an unexpected exception is answered with (Error Codes, UTA: 10016 "Server error.").
 SERVER_ERROR = 10016
 
@@ -80,6 +80,9 @@ class Session:
     authed: bool = False
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     conn_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: `u` of the deep-book snapshot last sent: it holds the book as the tape has it, so deltas
+    #: up to that `u` (a batch not yet published) are already in it and are not sent.
+    book_u: int = 0
 
 
 class Emulator:
@@ -98,8 +101,10 @@ class Emulator:
         self.paced = False  # the replay has caught up and runs at `speed`
         self._last_repush_ms = 0
         self._last_ticker_ms = 0
-        self._ticker_seq = 0
+        self.tickers = TickerStream(exchange.symbol, exchange.category)
+        self._book_gap = False  # deep-book messages were withheld: subscribers need a new snapshot
         self.log: list[str] = []
+        exchange.tape.wanted = set()  # no subscriber yet
 
     # -- REST -------------------------------------------------------------------------------
     def envelope(self, result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
@@ -193,12 +198,10 @@ class Emulator:
             if path == "/v5/market/tickers":
                 return listing([ex.ticker()])
             if path == "/v5/market/orderbook":
-                page_limit(p, default=25, hi=1000)
+                limit = orderbook_limit(p, cat)
                 if not served:
                     raise ApiError(10001, f"params error: category {cat!r} has no instrument here")
-                top = ex.tape.last_top or {"s": ex.symbol, "b": [], "a": [], "u": 0, "seq": 0}
-                now_ms = ex.clock.venue_ms(ex.market_ns)
-                return {**top, "ts": now_ms, "cts": now_ms}, []
+                return ex.tape.book.rest(limit, ex.clock.venue_ms(ex.market_ns)), []
             if path == "/v5/market/recent-trade":
                 # market/recent-trade: spot [1, 60] default 60; the others [1, 1000] default 500.
                 top = 60 if cat == "spot" else 1000
@@ -208,11 +211,7 @@ class Emulator:
                         for t in reversed(ex.tape.recent_trades[-limit:])]
                 return listing(rows)
             if path == "/v5/market/kline":
-                choice(p, "interval", KLINE_INTERVALS, required=True)
-                limit = page_limit(p, default=200, hi=1000)
-                rows = [[str(k["start"]), k["open"], k["high"], k["low"], k["close"], k["volume"], k["turnover"]]
-                        for k in reversed(ex.tape.klines[-limit:])]
-                return {"category": cat, "symbol": ex.symbol, "list": rows if served else []}, []
+                return {"category": cat, "symbol": ex.symbol, "list": kline_rows(ex, p) if served else []}, []
             if path == "/v5/market/funding/history":
                 return listing(ex.funding_history(p))
             # order/open-order, order/order-list, order/execution, position/position: their
@@ -268,6 +267,7 @@ class Emulator:
         finally:
             if s in self.sessions:
                 self.sessions.remove(s)
+            self._refresh_wanted()
             s.queue.put_nowait(None)
             await asyncio.gather(sender, return_exceptions=True)
 
@@ -328,16 +328,36 @@ class Emulator:
                 s.topics.update(topics)
             else:
                 s.topics.difference_update(topics)
+            self._refresh_wanted()
             ack = op if s.channel == "spot" else ""  # public spot puts the op into ret_msg
             self._send(s, {"success": True, "ret_msg": ack, "conn_id": s.conn_id, "req_id": req_id or "", "op": op})
             if op == "subscribe" and not private:
-                stale = self.faults.is_stale(self.ex.market_ns // NS_PER_MS)
-                if not stale and self.ex.tape.last_top is not None and f"orderbook.1.{self.ex.symbol}" in topics:
-                    self._send(s, self.ex.tape.book_message(self.ex.clock.venue_ms(self.ex.market_ns)).body)
+                self._first_messages(s, topics)
                 if self.settings.start_on_subscribe and not self.started.is_set():
                     asyncio.get_running_loop().call_later(START_AFTER_SUBSCRIBE_S, self.start)
         else:
             self._send(s, ws_error(s.conn_id, f"error:unsupported op: {op[:64]}", op[:64], req_id))
+
+    def _refresh_wanted(self) -> None:
+        self.ex.tape.wanted = set().union(*(s.topics for s in self.sessions if s.channel != "private"))
+
+    def _first_messages(self, s: Session, topics: list[str]) -> None:
+        """What a subscription starts with: the book's snapshot (orderbook.mdx: "Once you have
+        subscribed successfully, you will receive a snapshot") and the ticker's."""
+        ex = self.ex
+        now_ms = ex.clock.venue_ms(ex.market_ns)
+        stale = self.faults.is_stale(ex.market_ns // NS_PER_MS)
+        for topic in topics:
+            kind, _, rest = topic.partition(".")
+            if kind == "orderbook" and not stale:
+                depth = int(rest.split(".")[0])
+                if depth > 1:
+                    self._send(s, ex.tape.book.snapshot(depth, now_ms))
+                    s.book_u = ex.tape.book.u
+                elif ex.tape.last_top is not None:
+                    self._send(s, ex.tape.book_message(now_ms).body)
+            elif kind == "tickers" and self._has_market():
+                self._send(s, self.tickers.snapshot(ex, now_ms))
 
     def _valid_topic(self, s: Session, topic: str) -> bool:
         if s.channel == "private":
@@ -346,11 +366,18 @@ class Emulator:
             return s.authed and topic in PRIVATE_TOPICS + tuple(f"{t}.{self.ex.category}" for t in PRIVATE_TOPICS)
         if s.channel != self.ex.category:
             return False  # this emulator lists no instrument in that category
-        sym = self.ex.symbol
-        return topic in (f"publicTrade.{sym}", f"orderbook.1.{sym}", f"tickers.{sym}", f"kline.1.{sym}")
+        return topic in public_topics(self.ex.symbol)
 
     def publish(self, msgs: list[Published]) -> None:
         stale = self.faults.is_stale(self.ex.market_ns // NS_PER_MS)
+        if stale:
+            self._book_gap = self._book_gap or any(m.topic.startswith("orderbook.") for m in msgs)
+        elif self._book_gap:
+            # orderbook.mdx: after a problem on Bybit's side a fresh snapshot is sent.
+            self._book_gap = False
+            for s in self.sessions:
+                deep = [t for t in s.topics if t.startswith("orderbook.") and not t.startswith("orderbook.1.")]
+                self._first_messages(s, deep)
         for m in msgs:
             public = m.channel != "private"
             if public and stale:
@@ -366,6 +393,8 @@ class Emulator:
                     continue
                 if not (m.topic in s.topics or (m.channel == "private" and f"{base}.{self.ex.category}" in s.topics)):
                     continue
+                if base == "orderbook" and m.body.get("type") == "delta" and m.body["data"]["u"] <= s.book_u:
+                    continue
                 if delay:
                     asyncio.get_running_loop().call_later(delay / 1000, self._send, s, m.body)
                 else:
@@ -373,15 +402,11 @@ class Emulator:
 
     def _ticker_wanted(self) -> bool:
         topic = f"tickers.{self.ex.symbol}"
-        return self.ex.tape.last_top is not None and any(topic in s.topics for s in self.sessions)
+        return self._has_market() and any(topic in s.topics for s in self.sessions)
 
-    def _ticker_message(self, now_ms: int) -> Published:
-        """A full ticker snapshot (Bybit sends derivatives' changes as deltas every 100 ms; whole
-        snapshots once a second of market time carry the same state at a fraction of the load)."""
-        self._ticker_seq += 1
-        topic = f"tickers.{self.ex.symbol}"
-        return Published(self.ex.category, topic, {"topic": topic, "type": "snapshot", "data": self.ex.ticker(),
-                                                   "cs": self._ticker_seq, "ts": now_ms}, now_ms)
+    def _has_market(self) -> bool:
+        """A quote or a print (a bars scenario has only bars) has been published."""
+        return self.ex.tape.last_top is not None or self.ex.tape.candles.last_price is not None
 
     # -- replay -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -416,9 +441,11 @@ class Emulator:
             if ex.tape.last_top is not None and now_ms - max(ex.tape.last_book_ms, self._last_repush_ms) >= BOOK_REPUSH_MS:
                 msgs.append(ex.tape.book_message(now_ms))
                 self._last_repush_ms = now_ms
-            if now_ms - self._last_ticker_ms >= TICKER_EVERY_MS and self._ticker_wanted():
-                msgs.append(self._ticker_message(now_ms))
+            if now_ms - self._last_ticker_ms >= PUSH_MS[ex.category] and self._ticker_wanted():
                 self._last_ticker_ms = now_ms
+                body = self.tickers.step(ex, now_ms)
+                if body is not None:
+                    msgs.append(Published(ex.category, self.tickers.topic, body, now_ms))
             self.publish(msgs)
             await asyncio.sleep(0 if anchor is None else 0.005)
 

@@ -1,5 +1,6 @@
 """The emulator's public tape: the scenario's ticks, as the matching engine consumes them, turned
-into Bybit v5 public messages (`publicTrade`, `orderbook.1`, `kline.1`) in their exact total order.
+into Bybit v5 public messages (`publicTrade`, `orderbook.{depth}`, `kline.{interval}`) in their
+exact total order.
 
 Each source is wrapped in a `TeeSource` that hands the engine its batches unchanged and keeps a
 copy; once the engine has reached market time M, every kept row stamped at or before M is
@@ -9,7 +10,9 @@ messages' exchange times rebuilds exactly the engine's tick sequence.
 
 Sizes are published in the instrument's own unit, as the scenario's data gives them (USD
 contracts for an inverse instrument); the category decides the few fields that differ (spot
-prints have no tick direction; an inverse kline's turnover is in BTC, see `contract`).
+prints have no tick direction; an inverse kline's turnover is in BTC, see `contract`). Candles
+of every interval are kept by `klines.KlineBook`: a candle that closes is published before the
+first row after its end.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from sim.core.events import PRIORITY
 
 from .clock import VenueClock
 from .contract import Contract, num
+from .klines import MINUTE_MS, Candle, KlineBook
+from .orderbook import Book
 
 #: Bybit puts at most this many prints in one publicTrade message.
 MAX_TRADES_PER_MESSAGE = 1024
@@ -100,7 +105,16 @@ class Tape:
         self.last_top: dict[str, Any] | None = None
         self.last_book_ms = 0
         self.recent_trades: list[dict[str, Any]] = []
-        self.klines: list[dict[str, Any]] = []
+        for src in sources:
+            if src.kind == "klines" and int(src.interval_ns or 0) != MINUTE_MS * 1_000_000:
+                raise ValueError(f"the emulator serves klines from one-minute bars; source {src.name!r} has "
+                                 f"{int(src.interval_ns or 0) // 1_000_000_000} s bars")
+        self.book = Book(symbol, category)
+        #: Topics some client is subscribed to (None: all). Deep-book deltas and klines are only
+        #: built for those: each quote would otherwise make three deltas nobody reads.
+        self.wanted: set[str] | None = None
+        self.candles = KlineBook(inverse=category == "inverse", ticks=any(s.kind == "trades" for s in sources),
+                                 volume_text=contract.qty_text if contract is not None else num)
 
     def take_until(self, t_ns: int) -> list[Published]:
         rows: list[tuple[tuple[int, int, int, int], str, dict[str, Any]]] = []
@@ -124,15 +138,30 @@ class Tape:
                                       "data": list(pending)}, ts))
                 pending.clear()
 
+        candles = self.candles
         for _key, kind, r in rows:
             if kind == "trades":
-                pending.append(self._trade(r))
+                item = self._trade(r)
+                closed = candles.trade(item["T"], float(r["price"]), float(r["size"]))
+                if "L" in item:
+                    item["L"] = candles.tick_direction
+                if closed:
+                    flush()
+                    out += self._klines(closed)
+                pending.append(item)
                 if len(pending) >= MAX_TRADES_PER_MESSAGE:
                     flush()
                 continue
             flush()
-            out.append(self._book(r) if kind == "quotes" else self._kline(r))
+            if kind == "quotes":
+                out += self._klines(candles.close_until(self.clock.venue_ms(r["ts_ns"])))
+                out += self._book(r)
+            else:
+                out += self._bar(r)
         flush()
+        now_ms = self.clock.venue_ms(t_ns)
+        out += self._klines(candles.close_until(now_ms))
+        out += self._klines(candles.open_updates(now_ms), now_ms)
         return out
 
     def _trade(self, r: dict[str, Any]) -> dict[str, Any]:
@@ -152,32 +181,45 @@ class Tape:
         del self.recent_trades[:-1000]
         return item
 
-    def _book(self, r: dict[str, Any]) -> Published:
+    def _book(self, r: dict[str, Any]) -> list[Published]:
         self._book_u += 1
         ts = self.clock.venue_ms(r["ts_ns"])
-        self.last_top = {"s": self.symbol, "b": [[num(float(r["bid_px"])), num(float(r["bid_sz"]))]],
-                         "a": [[num(float(r["ask_px"])), num(float(r["ask_sz"]))]], "u": self._book_u,
-                         "seq": self._book_u}
+        bid, ask = [num(float(r["bid_px"])), num(float(r["bid_sz"]))], [num(float(r["ask_px"])), num(float(r["ask_sz"]))]
+        self.last_top = {"s": self.symbol, "b": [bid], "a": [ask], "u": self._book_u, "seq": self._book_u}
         self.last_book_ms = ts
-        return self.book_message(ts)
+        # The deeper books hold the levels there are: a side quoted with size 0 has none.
+        deltas = self.book.update([bid] if float(r["bid_sz"]) > 0 else [], [ask] if float(r["ask_sz"]) > 0 else [],
+                                  self._book_u, ts)
+        wanted = self.wanted
+        return [self.book_message(ts), *(Published(self.category, t, body, ts) for t, body in deltas
+                                         if wanted is None or t in wanted)]
 
     def book_message(self, ts_ms: int) -> Published:
         """The level-1 book as of now; Bybit re-sends it unchanged (same `u`) every 3 s."""
         assert self.last_top is not None
         topic = f"orderbook.1.{self.symbol}"
-        return Published(self.category, topic, {"topic": topic, "type": "snapshot", "ts": ts_ms,
-                                                "data": dict(self.last_top), "cts": ts_ms}, ts_ms)
+        # Level 1 puts `ts` before `type` (websocket/public/orderbook.mdx, "reminder"); `cts` is
+        # the time of the quote it shows.
+        return Published(self.category, topic, {"topic": topic, "ts": ts_ms, "type": "snapshot",
+                                                "data": dict(self.last_top), "cts": self.last_book_ms}, ts_ms)
 
-    def _kline(self, r: dict[str, Any]) -> Published:
-        interval_min = int(r["interval_ns"]) // (60 * 10**9)
+    def _bar(self, r: dict[str, Any]) -> list[Published]:
+        """A one-minute bar (bars scenarios), published when it has closed."""
         start = self.clock.venue_ms(r["open_ts_ns"])
-        end = start + interval_min * 60_000 - 1
         o, h, lo, c, v = (float(r[k]) for k in ("open", "high", "low", "close", "volume"))
-        turnover = self.contract.kline_turnover(o, h, lo, c, v) if self.contract is not None else "0"
-        item = {"start": start, "end": end, "interval": str(interval_min), "open": num(o), "close": num(c),
-                "high": num(h), "low": num(lo), "volume": num(v), "turnover": turnover, "confirm": True,
-                "timestamp": end + 1}
-        self.klines.append(item)
-        topic = f"kline.{interval_min}.{self.symbol}"
-        return Published(self.category, topic, {"topic": topic, "type": "snapshot", "ts": end + 1, "data": [item]},
-                         end + 1)
+        turnover = float(self.contract.kline_turnover(o, h, lo, c, v)) if self.contract is not None else 0.0
+        closed = self.candles.bar(start, o, h, lo, c, v, turnover)
+        return self._klines(closed + self.candles.close_until(start + MINUTE_MS))
+
+    def _klines(self, candles: list[tuple[str, Candle]], now_ms: int | None = None) -> list[Published]:
+        """`kline.{interval}` messages: closed candles (`now_ms` None) or the open ones at `now_ms`."""
+        out = []
+        for interval, k in candles:
+            ts = k.end + 1 if now_ms is None else now_ms
+            topic = f"kline.{interval}.{self.symbol}"
+            if self.wanted is not None and topic not in self.wanted:
+                continue
+            item = k.wire(interval, now_ms is None, self.candles.volume_text)
+            out.append(Published(self.category, topic, {"topic": topic, "type": "snapshot", "ts": ts, "data": [item]},
+                                 ts))
+        return out
