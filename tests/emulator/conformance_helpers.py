@@ -53,6 +53,22 @@ def book(s: Any, category: str, symbol: str) -> tuple[float, float, float]:
     return float(t["bid1Price"]), float(t["ask1Price"]), mark
 
 
+def await_order_pushes(s: Any, got: Callable[[], bool], tag: str) -> None:
+    """Returns once the private order topic is live. pybit does not expose the subscription's
+    acknowledgement, so IOC probes far from the book go out until one's order push comes back
+    (`got` says whether one has); subscribe the other private topics first, on the same socket."""
+    for k in range(20):
+        bid = float(s.get_orderbook(category="linear", symbol="BTCUSDT")["result"]["b"][0][0])
+        s.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001",
+                      price=f"{bid - 5:.1f}", timeInForce="IOC", orderLinkId=f"{tag}-probe-{k}")
+        deadline = time.monotonic() + 0.5
+        while not got() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if got():
+            return
+    raise AssertionError("no order push within 10 s")
+
+
 def position_size(s: Any, category: str, symbol: str) -> float:
     """Signed size of the one-way position."""
     p = s.get_positions(category=category, symbol=symbol)["result"]["list"][0]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pybit.exceptions import InvalidRequestError
 
-from tests.emulator.conformance_helpers import inverse, linear  # noqa: F401 - the emulators, module-scoped fixtures
+from tests.emulator.conformance_helpers import await_order_pushes, inverse, linear  # noqa: F401 - the emulators, module-scoped fixtures
 from tests.emulator.conformance_helpers import book, code, order_row, set_position, wait
 from tests.emulator.emulator_process import KEY, SECRET, pybit_http, routed_websocket
 
@@ -151,18 +151,7 @@ def test_exec_pnl_on_executions_and_closed_pnl_on_order_pushes(linear: str) -> N
         wait(lambda: ws.auth)
         ws.execution_stream(lambda m: execs.extend(m["data"]))
         ws.order_stream(lambda m: orders.extend(m["data"]))
-        # Live once the acknowledgements are in, which pybit does not expose: IOC probes far from the book
-        # until one's order push comes back (the execution topic was subscribed first, on the same socket).
-        for k in range(20):
-            bid = float(s.get_orderbook(category="linear", symbol="BTCUSDT")["result"]["b"][0][0])
-            s.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.001",
-                          price=f"{bid - 5:.1f}", timeInForce="IOC", orderLinkId=f"a-probe-{k}")
-            deadline = time.monotonic() + 0.5
-            while not orders and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if orders:
-                break
-        assert orders, "no order push within 10 s"
+        await_order_pushes(s, lambda: bool(orders), "a")
         set_position(s, "linear", "BTCUSDT", 0.02, "a-open")
         set_position(s, "linear", "BTCUSDT", 0.0, "a-close-2")
         close = wait(lambda: [e for e in execs if e["orderLinkId"] == "a-close-2"])

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from adapters.emulator.clock import MINUTE_MS
-from tests.emulator.conformance_helpers import PLAIN, order_row, wait
+from tests.emulator.conformance_helpers import INVERSE, PLAIN, SPOT, await_order_pushes, order_row, wait
 from tests.emulator.emulator_process import KEY, SECRET, emulator, pybit_http, routed_websocket, state
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
@@ -43,13 +43,15 @@ def _server_ms(s: Any) -> int:
     return int(s.get_server_time()["result"]["timeNano"]) // 1_000_000
 
 
-def _private_pushes(base: str) -> tuple[Any, queue.Queue[dict[str, Any]]]:
-    """A private WebSocket subscribed to order and execution pushes, with the pushes queued."""
-    got: queue.Queue[dict[str, Any]] = queue.Queue()
+def _private_pushes(s: Any, base: str) -> tuple[Any, list[dict[str, Any]]]:
+    """A private WebSocket subscribed to execution and order pushes, live, with the pushes kept."""
+    got: list[dict[str, Any]] = []
     ws = routed_websocket(base.replace("http", "ws"), testnet=True, channel_type="private", api_key=KEY,
                           api_secret=SECRET)
-    ws.order_stream(callback=got.put)
-    ws.execution_stream(callback=got.put)
+    wait(lambda: ws.auth)
+    ws.execution_stream(callback=got.append)
+    ws.order_stream(callback=got.append)
+    await_order_pushes(s, lambda: any(m["topic"] == "order" for m in got), "clk")
     return ws, got
 
 
@@ -89,7 +91,7 @@ def test_at_speed_one_orders_executions_and_pushes_are_on_the_clients_clock(at_s
     client's own clock returns the fill; order/open-order.mdx createdTime/updatedTime and the
     private pushes' creationTime are on the same timeline, never after the server's time."""
     s = pybit_http(at_speed_one)
-    ws, pushes = _private_pushes(at_speed_one)
+    ws, pushes = _private_pushes(s, at_speed_one)
     try:
         t0 = _now_ms()
         row = _trade_once(s, "clk-1")
@@ -99,9 +101,9 @@ def test_at_speed_one_orders_executions_and_pushes_are_on_the_clients_clock(at_s
         assert [f["orderLinkId"] for f in fills] == ["clk-1"]
         assert t0 - SLACK_MS <= int(fills[0]["execTime"]) <= server
         assert s.get_executions(**L, startTime=server + 1)["result"]["list"] == []
-        seen: list[dict[str, Any]] = []
-        wait(lambda: seen.append(pushes.get(timeout=5)) or any(m["topic"] == "execution" for m in seen))
-        for m in seen:
+        mine = wait(lambda: [m for m in pushes if m["topic"] == "execution"
+                             and any(d.get("orderLinkId") == "clk-1" for d in m["data"])])
+        for m in mine + [m for m in pushes if m["topic"] == "order" and m["data"][0]["orderLinkId"] == "clk-1"]:
             assert t0 - SLACK_MS <= m["creationTime"] <= server, m
     finally:
         ws.exit()
@@ -189,3 +191,34 @@ def test_the_scenario_clock_serves_the_scenarios_own_times() -> None:
         fills = s.get_executions(**L, startTime=server)["result"]["list"]
         assert [f["orderLinkId"] for f in fills] == ["scn-1"]
         assert state(base)["clock"] == {"mode": "scenario", "offset_ms": 0}
+
+
+#: One order per category, and the symbol it trades (probe fixtures: linear BTCUSDT, inverse BTCUSD
+#: in 1-USD contracts, spot BTCUSDT with a market Buy sized in BTC by `marketUnit`).
+CATEGORIES = {
+    "linear": (PLAIN, "BTCUSDT", {"qty": "0.01"}),
+    "inverse": (INVERSE, "BTCUSD", {"qty": "100"}),
+    "spot": (SPOT, "BTCUSDT", {"qty": "0.01", "marketUnit": "baseCoin"}),
+}
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_every_category_serves_one_timeline_at_speed_one(category: str) -> None:
+    """market/time.mdx, order/open-order.mdx (createdTime), order/execution.mdx (startTime filters
+    execTime), market/recent-trade.mdx (time), for linear, inverse and spot: at `--speed 1`
+    server time is the client's clock, and an order's times, its execution and the market's last
+    prints lie between the client's T and server time."""
+    scenario, symbol, size = CATEGORIES[category]
+    with emulator(scenario, "--start", "now", "--speed", "1") as base:
+        s = pybit_http(base)
+        wait(lambda: state(base)["venue_ms"] >= _now_ms() - SLACK_MS)
+        t0 = _now_ms()
+        assert t0 - SLACK_MS <= _server_ms(s) <= _now_ms() + 50
+        s.place_order(category=category, symbol=symbol, side="Buy", orderType="Market", orderLinkId="cat-1", **size)
+        row = order_row(s, category, "cat-1")
+        server = _server_ms(s)
+        assert row["orderStatus"] == "Filled" and t0 - SLACK_MS <= int(row["createdTime"]) <= server
+        fills = s.get_executions(category=category, symbol=symbol, startTime=t0)["result"]["list"]
+        assert [f["orderLinkId"] for f in fills] == ["cat-1"] and t0 - SLACK_MS <= int(fills[0]["execTime"]) <= server
+        prints = s.get_public_trade_history(category=category, symbol=symbol, limit=5)["result"]["list"]
+        assert prints and all(server - 120_000 <= int(p["time"]) <= server for p in prints)

@@ -142,7 +142,12 @@ def test_the_open_candle_is_pushed_unconfirmed_then_closed_once_confirmed(market
     def closed(topic: str) -> list[dict]:
         return [m["data"][0] for m in stream.topic(topic) if m["data"][0]["confirm"]]
 
-    stream.until(lambda _: len(closed(f"kline.1.{sym}")) >= 2 and closed(f"kline.3.{sym}"), timeout=30)
+    def next_started(topic: str) -> bool:
+        first = closed(topic)
+        return bool(first) and any(m["data"][0]["start"] > first[0]["start"] for m in stream.topic(topic))
+
+    stream.until(lambda _: len(closed(f"kline.1.{sym}")) >= 2 and next_started(f"kline.1.{sym}")
+                 and next_started(f"kline.3.{sym}"), timeout=30)
     stream.close()
     frozen(base)
     s = pybit_http(base)
