@@ -27,9 +27,9 @@ import json
 import os
 import tempfile
 import time
-from decimal import Decimal
+import weakref
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from decimal import InvalidOperation
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -268,7 +268,9 @@ class StateKeeper:
     alone moved at most every `MARKET_EVERY_S` seconds (wall time: it paces disk writes only)."""
 
     def __init__(self, ex: EmulatedExchange, path: Path) -> None:
-        self.ex, self.path = ex, path
+        # A weak reference: the exchange holds its keeper, and a cycle would leave the exchange (and
+        # its engine, which must be freed on the thread that made it) to the garbage collector.
+        self._ex, self.path = weakref.ref(ex), path
         self._last = 0.0
 
     def changed(self, account: bool) -> None:
@@ -278,7 +280,9 @@ class StateKeeper:
             self._last = now
 
     def save(self) -> None:
-        write(self.ex, self.path)
+        ex = self._ex()
+        if ex is not None:
+            write(ex, self.path)
 
 
 def attach(ex: EmulatedExchange, path: Path) -> None:
