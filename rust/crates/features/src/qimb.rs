@@ -1,5 +1,10 @@
 //! Quote imbalance (spec §5.8): `(bid_sz − ask_sz) / (bid_sz + ask_sz)` and its time-decayed
 //! EMA over every quote update, weight `1 − exp(−Δt / span)` (DESIGN §8), never reset.
+//!
+//! The weight is a function of the integer gap Δt alone, and real feeds repeat gaps all the
+//! time (millisecond timestamps; a burst of quotes at one instant has Δt = 0), so the weights
+//! of recent gaps are kept in a small table instead of calling `exp` once per quote: the same
+//! bits, since each is computed once by the same expression.
 
 #[inline]
 pub fn imbalance(bid_sz: f64, ask_sz: f64) -> f64 {
@@ -11,16 +16,37 @@ pub fn imbalance(bid_sz: f64, ask_sz: f64) -> f64 {
     }
 }
 
+/// Gaps whose weight is remembered (a direct-mapped table; a power of two).
+const WEIGHTS: usize = 64;
+
 #[derive(Debug, Clone)]
 pub struct QimbEma {
     span_s: f64,
     ema: f64,
     last_ts: Option<i64>,
+    /// (gap in ns, its weight); a gap of −1 marks an empty slot (gaps are never negative here).
+    weights: [(i64, f64); WEIGHTS],
 }
 
 impl QimbEma {
     pub fn new(span_s: f64) -> Self {
-        QimbEma { span_s, ema: f64::NAN, last_ts: None }
+        QimbEma { span_s, ema: f64::NAN, last_ts: None, weights: [(-1, f64::NAN); WEIGHTS] }
+    }
+
+    /// `1 − exp(−Δt / span)` for a gap of `dt_ns`.
+    #[inline]
+    fn weight(&mut self, dt_ns: i64) -> f64 {
+        let slot = ((dt_ns as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % WEIGHTS;
+        let (gap, w) = self.weights[slot];
+        if gap == dt_ns {
+            return w;
+        }
+        let dt_s = dt_ns as f64 / 1e9;
+        let w = 1.0 - libm::exp(-dt_s / self.span_s);
+        if dt_ns >= 0 {
+            self.weights[slot] = (dt_ns, w);
+        }
+        w
     }
 
     pub fn value(&self) -> f64 {
@@ -36,8 +62,7 @@ impl QimbEma {
         match self.last_ts {
             None => self.ema = x,
             Some(t0) => {
-                let dt_s = (ts_ns - t0) as f64 / 1e9;
-                let w = 1.0 - libm::exp(-dt_s / self.span_s);
+                let w = self.weight(ts_ns - t0);
                 self.ema += w * (x - self.ema);
             }
         }
@@ -61,5 +86,25 @@ mod tests {
         let w = 1.0 - (-1.0f64).exp();
         assert!((e.value() - (0.5 + w * (-0.5 - 0.5))).abs() < 1e-15);
         assert_eq!(imbalance(0.0, 0.0).is_nan(), true);
+    }
+
+    #[test]
+    fn remembered_weights_are_the_computed_ones() {
+        let span = 60.0;
+        let mut e = QimbEma::new(span);
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        for i in 0..200_000_u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Mostly repeated millisecond gaps, some arbitrary nanosecond ones, and 0.
+            let dt = match i % 4 {
+                0 => 0,
+                1 | 2 => (state % 20) as i64 * 1_000_000,
+                _ => (state % 5_000_000_000) as i64,
+            };
+            let direct = 1.0 - libm::exp(-(dt as f64 / 1e9) / span);
+            assert_eq!(e.weight(dt).to_bits(), direct.to_bits(), "gap {dt} ns");
+        }
     }
 }

@@ -83,6 +83,7 @@ impl<T> Default for Rows<T> {
 }
 
 impl<T: Copy> Rows<T> {
+    #[inline]
     fn push(&mut self, item: T, row: u64) {
         if self.head > 65_536 && self.head * 2 > self.items.len() {
             self.items.drain(..self.head);
@@ -169,6 +170,7 @@ impl Source {
         }
     }
 
+    #[inline]
     fn check_open(&self) -> Result<(), DataError> {
         if self.finished {
             Err(DataError::SourceFinished(self.index))
@@ -179,6 +181,7 @@ impl Source {
 
     /// Validates one row against the rules and the source's history. `Ok(true)` keeps it,
     /// `Ok(false)` drops it (counted), `Err` stops under the `Fail` policy.
+    #[inline]
     fn admit(
         &mut self,
         ts: i64,
@@ -213,6 +216,7 @@ impl Source {
         }
     }
 
+    #[inline]
     pub fn push_trade(&mut self, t: Trade, row: u64, policy: BadRowPolicy) -> Result<(), DataError> {
         self.check_open()?;
         let verdict = check_trade(&t);
@@ -225,6 +229,7 @@ impl Source {
         Ok(())
     }
 
+    #[inline]
     pub fn push_quote(&mut self, q: Quote, row: u64, policy: BadRowPolicy) -> Result<(), DataError> {
         self.check_open()?;
         let verdict = check_quote(&q);
@@ -270,6 +275,37 @@ impl Source {
             Buffer::Quotes(r) => r.peek().map(|(q, _)| Tick::Quote(*q)),
             Buffer::Klines(r) => r.peek().map(|(k, _)| Tick::Kline(*k)),
         }
+    }
+
+    /// The next buffered trade and its row (a source of trades).
+    #[inline]
+    pub(crate) fn trade_head(&self) -> Option<&(Trade, u64)> {
+        match &self.buf {
+            Buffer::Trades(r) => r.peek(),
+            _ => None,
+        }
+    }
+
+    /// The next buffered quote and its row (a source of quotes).
+    #[inline]
+    pub(crate) fn quote_head(&self) -> Option<&(Quote, u64)> {
+        match &self.buf {
+            Buffer::Quotes(r) => r.peek(),
+            _ => None,
+        }
+    }
+
+    /// Key and tick of the next buffered row, in one look at the buffer.
+    #[inline]
+    pub(crate) fn head_key_tick(&self) -> Option<(sim_core::EventKey, crate::merge::Tick)> {
+        use crate::merge::Tick;
+        use sim_core::EventKey;
+        let (ts, row, tick) = match &self.buf {
+            Buffer::Trades(r) => r.peek().map(|(t, row)| (t.ts_ns, *row, Tick::Trade(*t)))?,
+            Buffer::Quotes(r) => r.peek().map(|(q, row)| (q.ts_ns, *row, Tick::Quote(*q)))?,
+            Buffer::Klines(r) => r.peek().map(|(k, row)| (k.close_ts_ns(), *row, Tick::Kline(*k)))?,
+        };
+        Some((EventKey::new(ts, self.kind.event_kind(), self.index, row), tick))
     }
 
     pub(crate) fn drop_head(&mut self) {

@@ -10,6 +10,7 @@ use sim_core::{BadRowKind, Kline, Quote, Trade};
 /// How long a trade id is remembered for the duplicate check.
 pub const DUPLICATE_WINDOW_NS: i64 = 60 * sim_core::time::NS_PER_S;
 
+#[inline]
 pub fn check_trade(t: &Trade) -> Result<(), (BadRowKind, String)> {
     if !t.price.is_finite() || !t.size.is_finite() {
         return Err((BadRowKind::NotFinite, format!("price {}, size {}", t.price, t.size)));
@@ -23,6 +24,7 @@ pub fn check_trade(t: &Trade) -> Result<(), (BadRowKind, String)> {
     Ok(())
 }
 
+#[inline]
 pub fn check_quote(q: &Quote) -> Result<(), (BadRowKind, String)> {
     let all = [q.bid_px, q.bid_sz, q.ask_px, q.ask_sz];
     if all.iter().any(|v| !v.is_finite()) {
@@ -43,6 +45,7 @@ pub fn check_quote(q: &Quote) -> Result<(), (BadRowKind, String)> {
     Ok(())
 }
 
+#[inline]
 pub fn check_kline(k: &Kline) -> Result<(), (BadRowKind, String)> {
     let all = [k.open, k.high, k.low, k.close, k.volume];
     if all.iter().any(|v| !v.is_finite()) {
@@ -81,6 +84,7 @@ pub struct DuplicateWindow {
 
 impl DuplicateWindow {
     /// Returns true when `id` was already seen in the window. Ids < 0 mean "no id".
+    #[inline]
     pub fn seen(&mut self, ts_ns: i64, id: i64) -> bool {
         if id < 0 {
             return false;
