@@ -37,13 +37,48 @@ def _field(v: Any) -> str:
     return text
 
 
+_NONE = type(None)
+
+
+def _float_text(s: str) -> str:
+    """`fmt` of a float, from its repr: NaN empty, either zero "0.0"."""
+    return "" if s == "nan" else "0.0" if s == "-0.0" else s
+
+
+def _quoted(s: str) -> str:
+    if "," in s or '"' in s or "\n" in s or "\r" in s:
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def _column_text(values: Sequence[Any]) -> list[str]:
+    """`_field` of every value of one column. A column of plain floats, ints or strings (the bulk of
+    a run's exports: a float column of 43 200 minutes a month) is formatted in one pass per type,
+    with the same text as value by value; anything else (bools, numpy scalars, mixed columns) goes
+    value by value."""
+    types = set(map(type, values))
+    if types <= {float}:
+        return [_float_text(s) for s in map(repr, values)]
+    if types <= {float, _NONE}:
+        return ["" if v is None else _float_text(repr(v)) for v in values]
+    if types <= {int}:
+        return list(map(str, values))
+    if types <= {str}:
+        return list(map(_quoted, values))
+    return [_field(v) for v in values]
+
+
 def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    out = [",".join(columns)]
-    for r in rows:
-        if len(r) != len(columns):
-            raise ValueError(f"row has {len(r)} fields, header has {len(columns)}")
-        out.append(",".join(_field(v) for v in r))
-    return "\n".join(out) + "\n"
+    rows = rows if isinstance(rows, list) else list(rows)
+    width = len(columns)
+    if any(len(r) != width for r in rows):
+        bad = next(r for r in rows if len(r) != width)
+        raise ValueError(f"row has {len(bad)} fields, header has {width}")
+    header = ",".join(columns)
+    if not rows:
+        return header + "\n"
+    texts = [_column_text(col) for col in zip(*rows, strict=True)]
+    return header + "\n" + "\n".join(map(",".join, zip(*texts, strict=True))) + "\n"
 
 
 def _clean(v: Any) -> Any:
