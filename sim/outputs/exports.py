@@ -65,6 +65,10 @@ def _column_text(values: Sequence[Any]) -> list[str]:
         return list(map(str, values))
     if types <= {str}:
         return list(map(_quoted, values))
+    if types <= {bool}:
+        return ["1" if v else "0" for v in values]
+    if types <= {str, _NONE}:
+        return ["" if v is None else _quoted(v) for v in values]
     return [_field(v) for v in values]
 
 

@@ -37,6 +37,7 @@ def test_columns_are_formatted_as_value_by_value() -> None:
         "int": [0, -1, 2**63, 7, 1_700_000_000_000, 3, 4, 5, 6, 7, 8],
         "str": ["a", "b,c", 'say "hi"', "line\nbreak", "cr\r", "", "x", "y", "z", "w", "v"],
         "bool": [True, False] * 5 + [True],
+        "str_or_none": [None, "a,b", "", None, "x", '"', None, "y", "z", None, "w"],
         "mixed": [1, 1.5, None, True, "s", float("nan"), -0.0, np.float64(2.5), np.int64(3), 0, ""],
     }
     names = tuple(columns)
