@@ -46,3 +46,20 @@ def test_columns_are_formatted_as_value_by_value() -> None:
     assert csv_text(names, rows) == expected
     assert csv_text(names, iter(rows)) == expected
     assert csv_text(names, []) == ",".join(names) + "\n"
+
+
+def test_float_columns_are_repr_on_random_floats() -> None:
+    """The Rust writer of float columns against Python's repr: random bit patterns (every exponent,
+    17-digit ties), random decimals of every magnitude, and prices of a few decimals."""
+    import random
+    import struct
+
+    from sim.outputs.exports import _field
+
+    rng = random.Random(20261207)
+    values = [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(100_000)]
+    values += [rng.random() * 10 ** rng.randint(-30, 30) * rng.choice((1, -1)) for _ in range(100_000)]
+    values += [round(rng.random() * 60_000, rng.randint(0, 9)) for _ in range(100_000)]
+    values += [1059438285926254.2, 26363981746409.312, 9999999999999998.0, 1234567890123456.0, 0.0001, 0.00001]
+    text = csv_text(("x",), [(v,) for v in values])
+    assert text.split("\n")[1:-1] == [_field(v) for v in values]

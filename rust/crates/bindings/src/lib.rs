@@ -3,6 +3,8 @@
 //! Columns cross as buffers (numpy arrays, or anything with the buffer protocol), never one
 //! Python object per tick. Rust errors become one Python exception class per kind.
 
+mod text;
+
 use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
@@ -596,6 +598,7 @@ fn fill_draw(seed: u64, order_id: u64, ts_ns: i64) -> f64 {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(fill_draw, m)?)?;
+    m.add_function(wrap_pyfunction!(text::csv_rows, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let prio = PyDict::new(py);
     for k in EventKind::ALL {
