@@ -4,7 +4,8 @@
 //! Two ways of feeding it: `validate_merge_bars_features` pushes the whole stream before
 //! replaying it (about 480 MB of buffered rows, so a good part of it is the kernel handing out
 //! fresh pages); `validate_merge_bars_features_batched` feeds each source 65 536 rows at a time
-//! when the engine says it is starved of it, as `sim.market.feed.MarketFeed` does in a run.
+//! when the engine says it is starved of it, as `sim.market.feed.MarketFeed` does in a run, and
+//! through the batch calls the Python bindings use (`push_trades`, `push_quotes`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sim_backtest::{Advance, EngineConfig, FeeModel, MarketEngine};
@@ -85,9 +86,7 @@ fn run_batched(trades: &[Trade], quotes: &[Quote]) -> u64 {
             Advance::Reached => break,
             Advance::Starved(s) if s == ts => {
                 let batch = &trades[t_at..(t_at + BATCH).min(trades.len())];
-                for (i, t) in batch.iter().enumerate() {
-                    e.push_trade(ts, *t, (t_at + i) as u64 + 1).unwrap();
-                }
+                e.push_trades(ts, batch.iter().enumerate().map(|(i, t)| (*t, (t_at + i) as u64 + 1))).unwrap();
                 t_at += batch.len();
                 if batch.is_empty() {
                     e.finish_source(ts).unwrap();
@@ -95,9 +94,7 @@ fn run_batched(trades: &[Trade], quotes: &[Quote]) -> u64 {
             }
             Advance::Starved(_) => {
                 let batch = &quotes[q_at..(q_at + BATCH).min(quotes.len())];
-                for (i, q) in batch.iter().enumerate() {
-                    e.push_quote(qs, *q, (q_at + i) as u64 + 1).unwrap();
-                }
+                e.push_quotes(qs, batch.iter().enumerate().map(|(i, q)| (*q, (q_at + i) as u64 + 1))).unwrap();
                 q_at += batch.len();
                 if batch.is_empty() {
                     e.finish_source(qs).unwrap();

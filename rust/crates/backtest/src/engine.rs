@@ -231,6 +231,18 @@ impl MarketEngine {
         self.merger.source_mut(source)?.push_quote(q, row, policy)
     }
 
+    /// A batch of trades, each with its row: the same as `push_trade` row by row.
+    pub fn push_trades(&mut self, source: u32, rows: impl IntoIterator<Item = (Trade, u64)>) -> Result<(), DataError> {
+        let policy = self.policy;
+        self.merger.source_mut(source)?.push_trades(rows, policy)
+    }
+
+    /// A batch of quotes, each with its row: the same as `push_quote` row by row.
+    pub fn push_quotes(&mut self, source: u32, rows: impl IntoIterator<Item = (Quote, u64)>) -> Result<(), DataError> {
+        let policy = self.policy;
+        self.merger.source_mut(source)?.push_quotes(rows, policy)
+    }
+
     pub fn push_kline(&mut self, source: u32, k: Kline, row: u64) -> Result<(), DataError> {
         let policy = self.policy;
         self.merger.source_mut(source)?.push_kline(k, row, policy)
@@ -349,9 +361,7 @@ impl MarketEngine {
     /// Hands the matcher's fills and cancels of a tick to Python.
     #[inline(always)]
     fn emit_matches(&mut self, ts_ns: i64, fills: Vec<MatchEvent>) {
-        for ev in fills {
-            self.emit_match(ts_ns, ev);
-        }
+        fills.into_iter().for_each(|ev| self.emit_match(ts_ns, ev));
     }
 
     fn fail_tick(&mut self, key: EventKey, fed: Result<(), SpanError>) {
@@ -363,7 +373,6 @@ impl MarketEngine {
     // Another instrument's ticks only reach its own matcher (and its klines Python). In bars
     // mode only the one-minute klines fill orders: one fill model per run, whatever other
     // sources the scenario happens to carry.
-
     #[inline(always)]
     fn process_trade(&mut self, key: EventKey, t: &Trade) {
         let instrument = self.enter(key);
@@ -527,9 +536,8 @@ impl MarketEngine {
         }
     }
 
-    /// Whether the tick with `key` can be consumed now, as the next row of a run below `bound`.
-    /// When something the engine makes is due first (a funding, a minute close), makes it and
-    /// says no: the caller looks at every source again.
+    /// Whether the tick with `key` can be consumed now, as the next row of a run below `bound`;
+    /// when a funding or a minute close is due first, makes it and says no.
     #[inline(always)]
     fn may_take(&mut self, key: EventKey, bound: EventKey, limit: i64, bar_of_open_minute: bool) -> bool {
         if key >= bound || key.ts_ns > limit {

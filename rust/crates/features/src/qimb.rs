@@ -244,7 +244,7 @@ mod tests {
                 };
                 e.on_quote(ts, bid, ask);
                 r.on_quote(ts, bid, ask, span);
-                if i.is_multiple_of(997) || (state >> 50) % 64 == 0 {
+                if i.is_multiple_of(997) || (state >> 50).is_multiple_of(64) {
                     assert_eq!(e.value().to_bits(), r.ema.to_bits(), "quote {i}, span {span}");
                 }
             }

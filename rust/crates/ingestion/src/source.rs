@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sim_core::{BadRowKind, DataError, EventKind, Kline, Quote, Trade};
 
-use crate::validate::{check_kline, check_quote, check_trade, DuplicateWindow};
+use crate::validate::{check_kline, check_quote, check_trade, quote_problem, trade_problem, DuplicateWindow};
 
 /// What the engine does with a bad row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +237,73 @@ impl Source {
             match &mut self.buf {
                 Buffer::Quotes(r) => r.push(q, row),
                 _ => return Err(self.wrong("quotes")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a row stamped `ts` keeps the source's time order.
+    #[inline]
+    fn in_order(&self, ts: i64) -> bool {
+        self.last_ts_ns.is_none_or(|last| ts >= last)
+    }
+
+    /// What `admit` does with a good row, without building its verdict.
+    #[inline]
+    fn accept(&mut self, ts: i64) {
+        self.rows_seen += 1;
+        self.last_ts_ns = Some(ts);
+        self.horizon_ns = self.horizon_ns.max(ts);
+        self.rows_accepted += 1;
+    }
+
+    /// `push_trade` of each row in turn (a batch of a file or a feed): a good row goes straight
+    /// into the buffer, any other through `push_trade` itself, so the outcome is the same.
+    pub fn push_trades(
+        &mut self,
+        rows: impl IntoIterator<Item = (Trade, u64)>,
+        policy: BadRowPolicy,
+    ) -> Result<(), DataError> {
+        self.check_open()?;
+        if !matches!(self.buf, Buffer::Trades(_)) {
+            return rows.into_iter().try_for_each(|(t, row)| self.push_trade(t, row, policy));
+        }
+        for (t, row) in rows {
+            if trade_problem(&t).is_some() || !self.in_order(t.ts_ns) {
+                self.push_trade(t, row, policy)?;
+            } else if self.dups.seen(t.ts_ns, t.trade_id) {
+                // The id is now known to repeat one: the verdict `admit` would reach, without
+                // asking the window again.
+                let dup = Err((BadRowKind::DuplicateTradeId, format!("trade id {}", t.trade_id)));
+                self.admit(t.ts_ns, row, dup, None, policy)?;
+            } else {
+                self.accept(t.ts_ns);
+                if let Buffer::Trades(r) = &mut self.buf {
+                    r.push(t, row);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `push_quote` of each row in turn, as `push_trades`.
+    pub fn push_quotes(
+        &mut self,
+        rows: impl IntoIterator<Item = (Quote, u64)>,
+        policy: BadRowPolicy,
+    ) -> Result<(), DataError> {
+        self.check_open()?;
+        if !matches!(self.buf, Buffer::Quotes(_)) {
+            return rows.into_iter().try_for_each(|(q, row)| self.push_quote(q, row, policy));
+        }
+        for (q, row) in rows {
+            if quote_problem(&q).is_some() || !self.in_order(q.ts_ns) {
+                self.push_quote(q, row, policy)?;
+            } else {
+                self.accept(q.ts_ns);
+                if let Buffer::Quotes(r) = &mut self.buf {
+                    r.push(q, row);
+                }
             }
         }
         Ok(())

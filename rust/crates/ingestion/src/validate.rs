@@ -10,39 +10,55 @@ use sim_core::{BadRowKind, Kline, Quote, Trade};
 /// How long a trade id is remembered for the duplicate check.
 pub const DUPLICATE_WINDOW_NS: i64 = 60 * sim_core::time::NS_PER_S;
 
+/// What is wrong with a trade, if anything (`check_trade` with its message).
 #[inline]
-pub fn check_trade(t: &Trade) -> Result<(), (BadRowKind, String)> {
+pub fn trade_problem(t: &Trade) -> Option<BadRowKind> {
     if !t.price.is_finite() || !t.size.is_finite() {
-        return Err((BadRowKind::NotFinite, format!("price {}, size {}", t.price, t.size)));
+        Some(BadRowKind::NotFinite)
+    } else if t.price <= 0.0 {
+        Some(BadRowKind::NonPositivePrice)
+    } else if t.size <= 0.0 {
+        Some(BadRowKind::NonPositiveSize)
+    } else {
+        None
     }
-    if t.price <= 0.0 {
-        return Err((BadRowKind::NonPositivePrice, format!("price {}", t.price)));
-    }
-    if t.size <= 0.0 {
-        return Err((BadRowKind::NonPositiveSize, format!("size {}", t.size)));
-    }
-    Ok(())
 }
 
+pub fn check_trade(t: &Trade) -> Result<(), (BadRowKind, String)> {
+    let Some(kind) = trade_problem(t) else { return Ok(()) };
+    let detail = match kind {
+        BadRowKind::NotFinite => format!("price {}, size {}", t.price, t.size),
+        BadRowKind::NonPositivePrice => format!("price {}", t.price),
+        _ => format!("size {}", t.size),
+    };
+    Err((kind, detail))
+}
+
+/// What is wrong with a quote, if anything (`check_quote` with its message).
 #[inline]
+pub fn quote_problem(q: &Quote) -> Option<BadRowKind> {
+    if !(q.bid_px.is_finite() && q.bid_sz.is_finite() && q.ask_px.is_finite() && q.ask_sz.is_finite()) {
+        Some(BadRowKind::NotFinite)
+    } else if q.bid_px <= 0.0 || q.ask_px <= 0.0 {
+        Some(BadRowKind::NonPositivePrice)
+    } else if q.bid_sz <= 0.0 || q.ask_sz <= 0.0 {
+        Some(BadRowKind::NonPositiveSize)
+    } else if q.bid_px >= q.ask_px {
+        Some(BadRowKind::CrossedQuote)
+    } else {
+        None
+    }
+}
+
 pub fn check_quote(q: &Quote) -> Result<(), (BadRowKind, String)> {
-    let all = [q.bid_px, q.bid_sz, q.ask_px, q.ask_sz];
-    if all.iter().any(|v| !v.is_finite()) {
-        return Err((
-            BadRowKind::NotFinite,
-            format!("bid {} x {}, ask {} x {}", q.bid_px, q.bid_sz, q.ask_px, q.ask_sz),
-        ));
-    }
-    if q.bid_px <= 0.0 || q.ask_px <= 0.0 {
-        return Err((BadRowKind::NonPositivePrice, format!("bid {}, ask {}", q.bid_px, q.ask_px)));
-    }
-    if q.bid_sz <= 0.0 || q.ask_sz <= 0.0 {
-        return Err((BadRowKind::NonPositiveSize, format!("bid size {}, ask size {}", q.bid_sz, q.ask_sz)));
-    }
-    if q.bid_px >= q.ask_px {
-        return Err((BadRowKind::CrossedQuote, format!("bid {} >= ask {}", q.bid_px, q.ask_px)));
-    }
-    Ok(())
+    let Some(kind) = quote_problem(q) else { return Ok(()) };
+    let detail = match kind {
+        BadRowKind::NotFinite => format!("bid {} x {}, ask {} x {}", q.bid_px, q.bid_sz, q.ask_px, q.ask_sz),
+        BadRowKind::NonPositivePrice => format!("bid {}, ask {}", q.bid_px, q.ask_px),
+        BadRowKind::NonPositiveSize => format!("bid size {}, ask size {}", q.bid_sz, q.ask_sz),
+        _ => format!("bid {} >= ask {}", q.bid_px, q.ask_px),
+    };
+    Err((kind, detail))
 }
 
 #[inline]
