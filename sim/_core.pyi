@@ -1,5 +1,6 @@
 """Typed stub of the Rust extension module `sim._core` (checked against the module by a test)."""
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -19,6 +20,7 @@ class EngineError(SimCoreError): ...
 Event = tuple[str, int, int, int, tuple[Any, ...]]
 
 def fill_draw(seed: int, order_id: int, ts_ns: int) -> float: ...
+def csv_rows(columns: list[Sequence[Any]], is_float: list[bool]) -> str: ...
 
 class MarketEngine:
     def __init__(

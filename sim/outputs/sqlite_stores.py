@@ -83,6 +83,26 @@ def _json(obj: Any) -> str:
 #: The feature values a decision saw, as the strategy reports them with each signals row.
 SNAPSHOT_KEYS = ("poc", "vah", "val", "of_1m", "of_norm_1m", "qimb", "ambiguous_frac")
 
+# The snapshot's fields in the sorted-key order of its JSON, with their '"key":' prefixes.
+_SNAPSHOT_ORDER = sorted(range(len(SNAPSHOT_KEYS)), key=lambda i: SNAPSHOT_KEYS[i])
+_SNAPSHOT_PREFIX = tuple(json.dumps(SNAPSHOT_KEYS[i]) + ":" for i in _SNAPSHOT_ORDER)
+
+
+def _snapshot_json(snap: tuple[float, ...]) -> str:
+    """`_json` of a feature snapshot (NaN as null), written directly when every value is a finite
+    float or NaN — one per minute of a run, where json.dumps of a dict was most of the store's
+    time; the same text (json writes a float as its repr). Anything else goes through `_json`."""
+    if len(snap) == len(SNAPSHOT_KEYS):
+        parts = []
+        for prefix, i in zip(_SNAPSHOT_PREFIX, _SNAPSHOT_ORDER):
+            v = snap[i]
+            if type(v) is not float or v in (math.inf, -math.inf):
+                break
+            parts.append(prefix + ("null" if v != v else repr(v)))
+        else:
+            return "{" + ",".join(parts) + "}"
+    return _json({k: _null(v) for k, v in zip(SNAPSHOT_KEYS, snap, strict=True)})
+
 
 def write_signals_db(path: Path, rows: Iterable[tuple[Any, ...]], feature_snapshots: Iterable[tuple[float, ...]]) -> None:
     """`rows` as in signals.csv (ts_min_ms, six flags, action, reason, acceptance JSON);
@@ -91,7 +111,7 @@ def write_signals_db(path: Path, rows: Iterable[tuple[Any, ...]], feature_snapsh
     with con:
         con.executemany(
             "INSERT INTO signals_1m VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            ((r[0], *r[1:7], r[9], r[7], r[8], _json({k: _null(v) for k, v in zip(SNAPSHOT_KEYS, snap, strict=True)}))
+            ((r[0], *r[1:7], r[9], r[7], r[8], _snapshot_json(snap))
              for r, snap in zip(rows, feature_snapshots, strict=True)),
         )
     con.close()

@@ -1,5 +1,11 @@
-//! Events per second of validate + merge + minute bars through the market engine, on a
-//! generated trade/quote stream (10 M events by default; `SIM_BENCH_EVENTS` overrides).
+//! Events per second of validate + merge + minute bars + features through the market engine,
+//! on a generated trade/quote stream (10 M events by default; `SIM_BENCH_EVENTS` overrides).
+//!
+//! Two ways of feeding it: `validate_merge_bars_features` pushes the whole stream before
+//! replaying it (about 480 MB of buffered rows, so a good part of it is the kernel handing out
+//! fresh pages); `validate_merge_bars_features_batched` feeds each source 65 536 rows at a time
+//! when the engine says it is starved of it, as `sim.market.feed.MarketFeed` does in a run, and
+//! through the batch calls the Python bindings use (`push_trades`, `push_quotes`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sim_backtest::{Advance, EngineConfig, FeeModel, MarketEngine};
@@ -31,14 +37,18 @@ fn stream(n: usize) -> (Vec<Trade>, Vec<Quote>) {
     (trades, quotes)
 }
 
-fn run(trades: &[Trade], quotes: &[Quote]) -> u64 {
-    let mut e = MarketEngine::new(EngineConfig {
+fn engine() -> MarketEngine {
+    MarketEngine::new(EngineConfig {
         start_ns: Some(0),
         policy: BadRowPolicy::Fail,
         tick_size: 0.1,
         fees: FeeModel { taker_bps: 5.0, maker_bps: -1.0 },
         features: FeatureParams::defaults(0.1),
-    });
+    })
+}
+
+fn run(trades: &[Trade], quotes: &[Quote]) -> u64 {
+    let mut e = engine();
     let ts = e.add_source(SourceKind::Trades);
     let qs = e.add_source(SourceKind::Quotes);
     for (i, t) in trades.iter().enumerate() {
@@ -61,13 +71,49 @@ fn run(trades: &[Trade], quotes: &[Quote]) -> u64 {
     bars
 }
 
+const BATCH: usize = 65_536;
+
+fn run_batched(trades: &[Trade], quotes: &[Quote]) -> u64 {
+    let mut e = engine();
+    let ts = e.add_source(SourceKind::Trades);
+    let qs = e.add_source(SourceKind::Quotes);
+    let (mut t_at, mut q_at) = (0, 0);
+    let end = trades.last().unwrap().ts_ns.max(quotes.last().unwrap().ts_ns);
+    let mut bars = 0;
+    loop {
+        match e.advance_to(end).unwrap() {
+            Advance::Events(ev) => bars += ev.len() as u64,
+            Advance::Reached => break,
+            Advance::Starved(s) if s == ts => {
+                let batch = &trades[t_at..(t_at + BATCH).min(trades.len())];
+                e.push_trades(ts, batch.iter().enumerate().map(|(i, t)| (*t, (t_at + i) as u64 + 1))).unwrap();
+                t_at += batch.len();
+                if batch.is_empty() {
+                    e.finish_source(ts).unwrap();
+                }
+            }
+            Advance::Starved(_) => {
+                let batch = &quotes[q_at..(q_at + BATCH).min(quotes.len())];
+                e.push_quotes(qs, batch.iter().enumerate().map(|(i, q)| (*q, (q_at + i) as u64 + 1))).unwrap();
+                q_at += batch.len();
+                if batch.is_empty() {
+                    e.finish_source(qs).unwrap();
+                }
+            }
+        }
+    }
+    bars
+}
+
 fn bench(c: &mut Criterion) {
     let n: usize = std::env::var("SIM_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let (trades, quotes) = stream(n);
     let mut g = c.benchmark_group("market_engine");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
+    assert_eq!(run(&trades, &quotes), run_batched(&trades, &quotes), "both ways of feeding make the same minutes");
     g.bench_function("validate_merge_bars_features", |b| b.iter(|| run(&trades, &quotes)));
+    g.bench_function("validate_merge_bars_features_batched", |b| b.iter(|| run_batched(&trades, &quotes)));
     g.finish();
 }
 

@@ -33,8 +33,10 @@
 use sim_core::order::EventKind;
 use sim_core::time::NS_PER_MIN;
 use sim_core::{DataError, EventKey, Kline, MinuteBar, Quote, Trade};
-use sim_features::{Agreement, FeatureEngine, FeatureInput, FeatureParams, MinuteFeatures, RawQuotes, RawTrades};
-use sim_ingestion::merge::{Step, Tick};
+use sim_features::{
+    Agreement, FeatureEngine, FeatureInput, FeatureParams, MinuteFeatures, RawQuotes, RawTrades, SpanError,
+};
+use sim_ingestion::merge::{RunStep, Tick};
 use sim_ingestion::{BadRowPolicy, Merger, MinuteBarBuilder, SourceKind};
 
 use std::collections::BTreeMap;
@@ -229,6 +231,18 @@ impl MarketEngine {
         self.merger.source_mut(source)?.push_quote(q, row, policy)
     }
 
+    /// A batch of trades, each with its row: the same as `push_trade` row by row.
+    pub fn push_trades(&mut self, source: u32, rows: impl IntoIterator<Item = (Trade, u64)>) -> Result<(), DataError> {
+        let policy = self.policy;
+        self.merger.source_mut(source)?.push_trades(rows, policy)
+    }
+
+    /// A batch of quotes, each with its row: the same as `push_quote` row by row.
+    pub fn push_quotes(&mut self, source: u32, rows: impl IntoIterator<Item = (Quote, u64)>) -> Result<(), DataError> {
+        let policy = self.policy;
+        self.merger.source_mut(source)?.push_quotes(rows, policy)
+    }
+
     pub fn push_kline(&mut self, source: u32, k: Kline, row: u64) -> Result<(), DataError> {
         let policy = self.policy;
         self.merger.source_mut(source)?.push_kline(k, row, policy)
@@ -327,68 +341,96 @@ impl MarketEngine {
     }
 
     fn process(&mut self, key: EventKey, tick: Tick) {
+        match tick {
+            Tick::Trade(t) => self.process_trade(key, &t),
+            Tick::Quote(q) => self.process_quote(key, &q),
+            Tick::Kline(k) => self.process_kline(key, &k),
+        }
+    }
+
+    /// What every tick does first: the engine's time, the trace, and the tick's instrument.
+    #[inline(always)]
+    fn enter(&mut self, key: EventKey) -> usize {
         self.now_ns = key.ts_ns;
         if let Some(t) = self.trace.as_mut() {
             t.push(key);
         }
-        let instrument = self.source_instrument.get(key.source as usize).copied().unwrap_or(0) as usize;
+        self.source_instrument.get(key.source as usize).copied().unwrap_or(0) as usize
+    }
+
+    /// Hands the matcher's fills and cancels of a tick to Python.
+    #[inline(always)]
+    fn emit_matches(&mut self, ts_ns: i64, fills: Vec<MatchEvent>) {
+        fills.into_iter().for_each(|ev| self.emit_match(ts_ns, ev));
+    }
+
+    fn fail_tick(&mut self, key: EventKey, fed: Result<(), SpanError>) {
+        if let Err(e) = fed {
+            self.failed = Some(EngineError::BadTick { src: key.source, row: key.seq, detail: e.to_string() });
+        }
+    }
+
+    // Another instrument's ticks only reach its own matcher (and its klines Python). In bars
+    // mode only the one-minute klines fill orders: one fill model per run, whatever other
+    // sources the scenario happens to carry.
+    #[inline(always)]
+    fn process_trade(&mut self, key: EventKey, t: &Trade) {
+        let instrument = self.enter(key);
         let mut fills = Vec::new();
         if instrument != 0 {
-            // Another instrument's ticks only reach its own matcher (and its klines Python).
-            let m = &mut self.matchers[instrument];
-            match tick {
-                Tick::Trade(t) if !self.bars_mode => m.on_trade(&t, &mut |f| fills.push(f)),
-                Tick::Quote(q) if !self.bars_mode => m.on_quote(&q, &mut |f| fills.push(f)),
-                Tick::Kline(k) => {
-                    if self.bars_mode && k.interval_ns == NS_PER_MIN {
-                        m.on_kline(&k, &mut |f| fills.push(f));
-                    }
-                    self.outbox.push(EngineEvent::Kline { key, kline: k });
-                }
-                _ => {}
+            if !self.bars_mode {
+                self.matchers[instrument].on_trade(t, &mut |f| fills.push(f));
             }
         } else {
-            // In bars mode only the one-minute klines fill orders: one fill model per run,
-            // whatever other sources the scenario happens to carry.
-            let matcher = &mut self.matchers[0];
-            let fed = match tick {
-                Tick::Trade(t) => {
-                    self.last_price = t.price;
-                    if self.bars_mode {
-                        Ok(())
-                    } else {
-                        matcher.on_trade(&t, &mut |f| fills.push(f));
-                        self.bars.on_trade(&t);
-                        self.features.on_trade(&t)
-                    }
-                }
-                Tick::Quote(q) => {
-                    if !self.bars_mode {
-                        matcher.on_quote(&q, &mut |f| fills.push(f));
-                    }
-                    self.bars.on_quote(&q);
-                    self.features.on_quote(&q);
-                    Ok(())
-                }
-                Tick::Kline(k) => {
-                    self.last_price = k.close;
-                    self.outbox.push(EngineEvent::Kline { key, kline: k });
-                    if self.bars_mode && k.interval_ns == NS_PER_MIN {
-                        matcher.on_kline(&k, &mut |f| fills.push(f));
-                        self.bars.on_kline(&k);
-                        self.features.on_kline(&k)
-                    } else {
-                        Ok(())
-                    }
-                }
-            };
-            if let Err(e) = fed {
-                self.failed = Some(EngineError::BadTick { src: key.source, row: key.seq, detail: e.to_string() });
+            self.last_price = t.price;
+            if !self.bars_mode {
+                self.matchers[0].on_trade(t, &mut |f| fills.push(f));
+                self.bars.on_trade(t);
+                let fed = self.features.on_trade(t);
+                self.fail_tick(key, fed);
             }
         }
-        for ev in fills {
-            self.emit_match(key.ts_ns, ev);
+        self.emit_matches(key.ts_ns, fills);
+    }
+
+    #[inline(always)]
+    fn process_quote(&mut self, key: EventKey, q: &Quote) {
+        let instrument = self.enter(key);
+        let mut fills = Vec::new();
+        if instrument != 0 {
+            if !self.bars_mode {
+                self.matchers[instrument].on_quote(q, &mut |f| fills.push(f));
+            }
+        } else {
+            if !self.bars_mode {
+                self.matchers[0].on_quote(q, &mut |f| fills.push(f));
+            }
+            self.bars.on_quote(q);
+            self.features.on_quote(q);
         }
+        self.emit_matches(key.ts_ns, fills);
+    }
+
+    fn process_kline(&mut self, key: EventKey, k: &Kline) {
+        let instrument = self.enter(key);
+        let mut fills = Vec::new();
+        let one_minute = self.bars_mode && k.interval_ns == NS_PER_MIN;
+        if instrument != 0 {
+            if one_minute {
+                self.matchers[instrument].on_kline(k, &mut |f| fills.push(f));
+            }
+            self.outbox.push(EngineEvent::Kline { key, kline: *k });
+        } else {
+            self.last_price = k.close;
+            self.outbox.push(EngineEvent::Kline { key, kline: *k });
+            if one_minute {
+                self.matchers[0].on_kline(k, &mut |f| fills.push(f));
+                self.bars.on_kline(k);
+                let fed = self.features.on_kline(k);
+                self.fail_tick(key, fed);
+            }
+        }
+        self.emit_matches(key.ts_ns, fills);
     }
 
     /// Whether the tick is the one-minute kline of the minute ending at its timestamp (bars mode).
@@ -420,28 +462,10 @@ impl MarketEngine {
             }
             let pending = self.outbox.iter().map(|e| e.key().ts_ns).min();
             let limit = pending.map_or(t_ns, |p| p.min(t_ns));
-            match self.merger.peek(limit) {
-                Step::Starved(s) => return Advance::Starved(s),
-                Step::Tick(key, tick) => {
-                    // Funding before a later tick: its mark is the market as of its own time.
-                    if self.next_funding_ns().is_some_and(|f| f < key.ts_ns) {
-                        self.emit_funding();
-                        continue;
-                    }
-                    // A tick at or after the end of the open minute belongs to a later minute:
-                    // the minute is finished first (its snapshot excludes the tick), though its
-                    // close event sorts after market data stamped at the same instant.
-                    if let Some(end) = self.bars.current_end() {
-                        if end < key.ts_ns || (end == key.ts_ns && !self.is_bar_of_open_minute(&key, &tick)) {
-                            let through = if self.is_bar_of_open_minute(&key, &tick) { key.ts_ns - 1 } else { key.ts_ns };
-                            self.close_minutes_through(through);
-                            continue;
-                        }
-                    }
-                    self.merger.pop(key);
-                    self.process(key, tick);
-                }
-                Step::Reached => {
+            match self.merger.peek_run(limit) {
+                RunStep::Starved(s) => return Advance::Starved(s),
+                RunStep::Run { source, bound } => self.run_source(source, bound, limit),
+                RunStep::Reached => {
                     // Every tick up to `limit` is in: make what falls due by then before handing
                     // anything back, so that a bar's fill (stamped at its close) never leaves
                     // ahead of the minute close of the same instant.
@@ -461,6 +485,80 @@ impl MarketEngine {
                 }
             }
         }
+    }
+
+    /// Consumes the rows of `source` that come next in the total order (keys below `bound`,
+    /// stamped at or before `limit`), until one of them is due after something the engine
+    /// makes (a funding or a minute close) or an event for Python is waiting; `step_to` then
+    /// looks at every source again.
+    fn run_source(&mut self, source: u32, bound: EventKey, limit: i64) {
+        // One loop per kind of source, so each row is read straight from the buffer.
+        match self.merger.sources()[source as usize].kind {
+            SourceKind::Trades => {
+                while let Some(&(t, row)) = self.merger.trade_head(source) {
+                    let key = EventKey::new(t.ts_ns, EventKind::Trade, source, row);
+                    if !self.may_take(key, bound, limit, false) {
+                        return;
+                    }
+                    self.merger.pop(key);
+                    self.process_trade(key, &t);
+                    if self.failed.is_some() || !self.outbox.is_empty() {
+                        return;
+                    }
+                }
+            }
+            SourceKind::Quotes => {
+                while let Some(&(q, row)) = self.merger.quote_head(source) {
+                    let key = EventKey::new(q.ts_ns, EventKind::Quote, source, row);
+                    if !self.may_take(key, bound, limit, false) {
+                        return;
+                    }
+                    self.merger.pop(key);
+                    self.process_quote(key, &q);
+                    if self.failed.is_some() || !self.outbox.is_empty() {
+                        return;
+                    }
+                }
+            }
+            SourceKind::Klines => {
+                while let Some((key, tick)) = self.merger.head(source) {
+                    let bar_of_open_minute = self.is_bar_of_open_minute(&key, &tick);
+                    if !self.may_take(key, bound, limit, bar_of_open_minute) {
+                        return;
+                    }
+                    self.merger.pop(key);
+                    self.process(key, tick);
+                    if self.failed.is_some() || !self.outbox.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the tick with `key` can be consumed now, as the next row of a run below `bound`;
+    /// when a funding or a minute close is due first, makes it and says no.
+    #[inline(always)]
+    fn may_take(&mut self, key: EventKey, bound: EventKey, limit: i64, bar_of_open_minute: bool) -> bool {
+        if key >= bound || key.ts_ns > limit {
+            return false;
+        }
+        // Funding before a later tick: its mark is the market as of its own time.
+        if self.next_funding_ns().is_some_and(|f| f < key.ts_ns) {
+            self.emit_funding();
+            return false;
+        }
+        // A tick at or after the end of the open minute belongs to a later minute: the minute
+        // is finished first (its snapshot excludes the tick), though its close event sorts
+        // after market data stamped at the same instant.
+        if let Some(end) = self.bars.current_end() {
+            if end < key.ts_ns || (end == key.ts_ns && !bar_of_open_minute) {
+                let through = if bar_of_open_minute { key.ts_ns - 1 } else { key.ts_ns };
+                self.close_minutes_through(through);
+                return false;
+            }
+        }
+        true
     }
 
     /// Submits a simulated order at `ts_ns` (the handler's time). Its acknowledgement and its

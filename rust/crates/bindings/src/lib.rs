@@ -3,6 +3,8 @@
 //! Columns cross as buffers (numpy arrays, or anything with the buffer protocol), never one
 //! Python object per tick. Rust errors become one Python exception class per kind.
 
+mod text;
+
 use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
@@ -331,11 +333,11 @@ impl MarketEngine {
         );
         let n = same_len(source, &[ts.len(), p.len(), s.len(), sd.len(), id.len()])?;
         let (ts, p, s, sd, id) = (ts.slice(py), p.slice(py), s.slice(py), sd.slice(py), id.slice(py));
-        for i in 0..n {
+        let rows = (0..n).map(|i| {
             let t = Trade { ts_ns: ts[i].get(), price: p[i].get(), size: s[i].get(), side: sd[i].get(), trade_id: id[i].get() };
-            self.inner.push_trade(source, t, row0 + i as u64).map_err(data_err)?;
-        }
-        Ok(())
+            (t, row0 + i as u64)
+        });
+        self.inner.push_trades(source, rows).map_err(data_err)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -359,11 +361,11 @@ impl MarketEngine {
         );
         let n = same_len(source, &[ts.len(), bp.len(), bs.len(), ap.len(), az.len()])?;
         let (ts, bp, bs, ap, az) = (ts.slice(py), bp.slice(py), bs.slice(py), ap.slice(py), az.slice(py));
-        for i in 0..n {
+        let rows = (0..n).map(|i| {
             let q = Quote { ts_ns: ts[i].get(), bid_px: bp[i].get(), bid_sz: bs[i].get(), ask_px: ap[i].get(), ask_sz: az[i].get() };
-            self.inner.push_quote(source, q, row0 + i as u64).map_err(data_err)?;
-        }
-        Ok(())
+            (q, row0 + i as u64)
+        });
+        self.inner.push_quotes(source, rows).map_err(data_err)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -596,6 +598,7 @@ fn fill_draw(seed: u64, order_id: u64, ts_ns: i64) -> f64 {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(fill_draw, m)?)?;
+    m.add_function(wrap_pyfunction!(text::csv_rows, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let prio = PyDict::new(py);
     for k in EventKind::ALL {

@@ -5,7 +5,7 @@
 
 #[inline]
 pub fn tick_index(price: f64, tick: f64) -> i64 {
-    (price / tick).round() as i64
+    crate::units::round_half_away(price / tick)
 }
 
 #[inline]

@@ -10,5 +10,5 @@ pub mod source;
 pub mod validate;
 
 pub use bars::MinuteBarBuilder;
-pub use merge::{Merger, Tick};
+pub use merge::{Merger, RunStep, Tick};
 pub use source::{BadRowPolicy, BadRowStats, SourceKind};

@@ -27,6 +27,20 @@ pub enum Step {
     Starved(u32),
 }
 
+/// What `Merger::peek_run` found: a run of one source's rows that can be released one after
+/// another without looking at the other sources again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStep {
+    /// Every buffered row of `source` whose key is below `bound` and which is stamped at or
+    /// before the limit comes next in the total order, in buffer order.
+    Run { source: u32, bound: EventKey },
+    Reached,
+    Starved(u32),
+}
+
+/// A key no row has: the bound of a run when no other source can deliver anything.
+const NO_BOUND: EventKey = EventKey { ts_ns: i64::MAX, priority: u8::MAX, source: u32::MAX, seq: u64::MAX };
+
 #[derive(Debug, Default)]
 pub struct Merger {
     sources: Vec<Source>,
@@ -109,6 +123,59 @@ impl Merger {
                 _ => Step::Reached,
             },
         }
+    }
+
+    /// `peek`, plus how far the chosen source may run on its own: the smallest key any other
+    /// source has buffered or could still deliver. Between two looks at all the sources the
+    /// driver then only compares each row of the run with that bound (`head`, `pop`), which is
+    /// the whole cost of the merge when one source delivers several rows in a row. A push,
+    /// finish or mark on any source ends the run (the driver peeks again).
+    pub fn peek_run(&self, limit_ns: i64) -> RunStep {
+        // The best and the second best candidate: (key, source position, is a floor).
+        let mut best: Option<(EventKey, usize, bool)> = None;
+        let mut second = NO_BOUND;
+        for (i, s) in self.sources.iter().enumerate() {
+            let cand = if let Some((ts, row)) = s.head() {
+                (EventKey::new(ts, s.kind.event_kind(), s.index, row), false)
+            } else if let Some(f) = Self::future_floor(s) {
+                (f, true)
+            } else {
+                continue;
+            };
+            match best {
+                Some((b, _, _)) if cand.0 >= b => second = second.min(cand.0),
+                _ => {
+                    if let Some((b, _, _)) = best {
+                        second = second.min(b);
+                    }
+                    best = Some((cand.0, i, cand.1));
+                }
+            }
+        }
+        match best {
+            Some((key, i, false)) if key.ts_ns <= limit_ns => RunStep::Run { source: i as u32, bound: second },
+            Some((key, _, true)) if key.ts_ns <= limit_ns => RunStep::Starved(key.source),
+            _ => RunStep::Reached,
+        }
+    }
+
+    /// The key and tick of the next buffered row of `source`.
+    #[inline]
+    pub fn head(&self, source: u32) -> Option<(EventKey, Tick)> {
+        self.sources[source as usize].head_key_tick()
+    }
+
+    /// The next buffered trade of `source` and its row; `None` when it has none or is not a
+    /// source of trades. Read in place, so a run over a source copies each row once.
+    #[inline]
+    pub fn trade_head(&self, source: u32) -> Option<&(Trade, u64)> {
+        self.sources[source as usize].trade_head()
+    }
+
+    /// The next buffered quote of `source` and its row, as `trade_head`.
+    #[inline]
+    pub fn quote_head(&self, source: u32) -> Option<&(Quote, u64)> {
+        self.sources[source as usize].quote_head()
     }
 
     fn head_tick(&self, i: usize) -> Tick {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sim_core::{BadRowKind, DataError, EventKind, Kline, Quote, Trade};
 
-use crate::validate::{check_kline, check_quote, check_trade, DuplicateWindow};
+use crate::validate::{check_kline, check_quote, check_trade, quote_problem, trade_problem, DuplicateWindow};
 
 /// What the engine does with a bad row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,7 @@ impl<T> Default for Rows<T> {
 }
 
 impl<T: Copy> Rows<T> {
+    #[inline]
     fn push(&mut self, item: T, row: u64) {
         if self.head > 65_536 && self.head * 2 > self.items.len() {
             self.items.drain(..self.head);
@@ -169,6 +170,7 @@ impl Source {
         }
     }
 
+    #[inline]
     fn check_open(&self) -> Result<(), DataError> {
         if self.finished {
             Err(DataError::SourceFinished(self.index))
@@ -179,6 +181,7 @@ impl Source {
 
     /// Validates one row against the rules and the source's history. `Ok(true)` keeps it,
     /// `Ok(false)` drops it (counted), `Err` stops under the `Fail` policy.
+    #[inline]
     fn admit(
         &mut self,
         ts: i64,
@@ -213,6 +216,7 @@ impl Source {
         }
     }
 
+    #[inline]
     pub fn push_trade(&mut self, t: Trade, row: u64, policy: BadRowPolicy) -> Result<(), DataError> {
         self.check_open()?;
         let verdict = check_trade(&t);
@@ -225,6 +229,7 @@ impl Source {
         Ok(())
     }
 
+    #[inline]
     pub fn push_quote(&mut self, q: Quote, row: u64, policy: BadRowPolicy) -> Result<(), DataError> {
         self.check_open()?;
         let verdict = check_quote(&q);
@@ -232,6 +237,73 @@ impl Source {
             match &mut self.buf {
                 Buffer::Quotes(r) => r.push(q, row),
                 _ => return Err(self.wrong("quotes")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a row stamped `ts` keeps the source's time order.
+    #[inline]
+    fn in_order(&self, ts: i64) -> bool {
+        self.last_ts_ns.is_none_or(|last| ts >= last)
+    }
+
+    /// What `admit` does with a good row, without building its verdict.
+    #[inline]
+    fn accept(&mut self, ts: i64) {
+        self.rows_seen += 1;
+        self.last_ts_ns = Some(ts);
+        self.horizon_ns = self.horizon_ns.max(ts);
+        self.rows_accepted += 1;
+    }
+
+    /// `push_trade` of each row in turn (a batch of a file or a feed): a good row goes straight
+    /// into the buffer, any other through `push_trade` itself, so the outcome is the same.
+    pub fn push_trades(
+        &mut self,
+        rows: impl IntoIterator<Item = (Trade, u64)>,
+        policy: BadRowPolicy,
+    ) -> Result<(), DataError> {
+        self.check_open()?;
+        if !matches!(self.buf, Buffer::Trades(_)) {
+            return rows.into_iter().try_for_each(|(t, row)| self.push_trade(t, row, policy));
+        }
+        for (t, row) in rows {
+            if trade_problem(&t).is_some() || !self.in_order(t.ts_ns) {
+                self.push_trade(t, row, policy)?;
+            } else if self.dups.seen(t.ts_ns, t.trade_id) {
+                // The id is now known to repeat one: the verdict `admit` would reach, without
+                // asking the window again.
+                let dup = Err((BadRowKind::DuplicateTradeId, format!("trade id {}", t.trade_id)));
+                self.admit(t.ts_ns, row, dup, None, policy)?;
+            } else {
+                self.accept(t.ts_ns);
+                if let Buffer::Trades(r) = &mut self.buf {
+                    r.push(t, row);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `push_quote` of each row in turn, as `push_trades`.
+    pub fn push_quotes(
+        &mut self,
+        rows: impl IntoIterator<Item = (Quote, u64)>,
+        policy: BadRowPolicy,
+    ) -> Result<(), DataError> {
+        self.check_open()?;
+        if !matches!(self.buf, Buffer::Quotes(_)) {
+            return rows.into_iter().try_for_each(|(q, row)| self.push_quote(q, row, policy));
+        }
+        for (q, row) in rows {
+            if quote_problem(&q).is_some() || !self.in_order(q.ts_ns) {
+                self.push_quote(q, row, policy)?;
+            } else {
+                self.accept(q.ts_ns);
+                if let Buffer::Quotes(r) = &mut self.buf {
+                    r.push(q, row);
+                }
             }
         }
         Ok(())
@@ -270,6 +342,37 @@ impl Source {
             Buffer::Quotes(r) => r.peek().map(|(q, _)| Tick::Quote(*q)),
             Buffer::Klines(r) => r.peek().map(|(k, _)| Tick::Kline(*k)),
         }
+    }
+
+    /// The next buffered trade and its row (a source of trades).
+    #[inline]
+    pub(crate) fn trade_head(&self) -> Option<&(Trade, u64)> {
+        match &self.buf {
+            Buffer::Trades(r) => r.peek(),
+            _ => None,
+        }
+    }
+
+    /// The next buffered quote and its row (a source of quotes).
+    #[inline]
+    pub(crate) fn quote_head(&self) -> Option<&(Quote, u64)> {
+        match &self.buf {
+            Buffer::Quotes(r) => r.peek(),
+            _ => None,
+        }
+    }
+
+    /// Key and tick of the next buffered row, in one look at the buffer.
+    #[inline]
+    pub(crate) fn head_key_tick(&self) -> Option<(sim_core::EventKey, crate::merge::Tick)> {
+        use crate::merge::Tick;
+        use sim_core::EventKey;
+        let (ts, row, tick) = match &self.buf {
+            Buffer::Trades(r) => r.peek().map(|(t, row)| (t.ts_ns, *row, Tick::Trade(*t)))?,
+            Buffer::Quotes(r) => r.peek().map(|(q, row)| (q.ts_ns, *row, Tick::Quote(*q)))?,
+            Buffer::Klines(r) => r.peek().map(|(k, row)| (k.close_ts_ns(), *row, Tick::Kline(*k)))?,
+        };
+        Some((EventKey::new(ts, self.kind.event_kind(), self.index, row), tick))
     }
 
     pub(crate) fn drop_head(&mut self) {

@@ -10,39 +10,58 @@ use sim_core::{BadRowKind, Kline, Quote, Trade};
 /// How long a trade id is remembered for the duplicate check.
 pub const DUPLICATE_WINDOW_NS: i64 = 60 * sim_core::time::NS_PER_S;
 
-pub fn check_trade(t: &Trade) -> Result<(), (BadRowKind, String)> {
+/// What is wrong with a trade, if anything (`check_trade` with its message).
+#[inline]
+pub fn trade_problem(t: &Trade) -> Option<BadRowKind> {
     if !t.price.is_finite() || !t.size.is_finite() {
-        return Err((BadRowKind::NotFinite, format!("price {}, size {}", t.price, t.size)));
+        Some(BadRowKind::NotFinite)
+    } else if t.price <= 0.0 {
+        Some(BadRowKind::NonPositivePrice)
+    } else if t.size <= 0.0 {
+        Some(BadRowKind::NonPositiveSize)
+    } else {
+        None
     }
-    if t.price <= 0.0 {
-        return Err((BadRowKind::NonPositivePrice, format!("price {}", t.price)));
+}
+
+pub fn check_trade(t: &Trade) -> Result<(), (BadRowKind, String)> {
+    let Some(kind) = trade_problem(t) else { return Ok(()) };
+    let detail = match kind {
+        BadRowKind::NotFinite => format!("price {}, size {}", t.price, t.size),
+        BadRowKind::NonPositivePrice => format!("price {}", t.price),
+        _ => format!("size {}", t.size),
+    };
+    Err((kind, detail))
+}
+
+/// What is wrong with a quote, if anything (`check_quote` with its message).
+#[inline]
+pub fn quote_problem(q: &Quote) -> Option<BadRowKind> {
+    if !(q.bid_px.is_finite() && q.bid_sz.is_finite() && q.ask_px.is_finite() && q.ask_sz.is_finite()) {
+        Some(BadRowKind::NotFinite)
+    } else if q.bid_px <= 0.0 || q.ask_px <= 0.0 {
+        Some(BadRowKind::NonPositivePrice)
+    } else if q.bid_sz <= 0.0 || q.ask_sz <= 0.0 {
+        Some(BadRowKind::NonPositiveSize)
+    } else if q.bid_px >= q.ask_px {
+        Some(BadRowKind::CrossedQuote)
+    } else {
+        None
     }
-    if t.size <= 0.0 {
-        return Err((BadRowKind::NonPositiveSize, format!("size {}", t.size)));
-    }
-    Ok(())
 }
 
 pub fn check_quote(q: &Quote) -> Result<(), (BadRowKind, String)> {
-    let all = [q.bid_px, q.bid_sz, q.ask_px, q.ask_sz];
-    if all.iter().any(|v| !v.is_finite()) {
-        return Err((
-            BadRowKind::NotFinite,
-            format!("bid {} x {}, ask {} x {}", q.bid_px, q.bid_sz, q.ask_px, q.ask_sz),
-        ));
-    }
-    if q.bid_px <= 0.0 || q.ask_px <= 0.0 {
-        return Err((BadRowKind::NonPositivePrice, format!("bid {}, ask {}", q.bid_px, q.ask_px)));
-    }
-    if q.bid_sz <= 0.0 || q.ask_sz <= 0.0 {
-        return Err((BadRowKind::NonPositiveSize, format!("bid size {}, ask size {}", q.bid_sz, q.ask_sz)));
-    }
-    if q.bid_px >= q.ask_px {
-        return Err((BadRowKind::CrossedQuote, format!("bid {} >= ask {}", q.bid_px, q.ask_px)));
-    }
-    Ok(())
+    let Some(kind) = quote_problem(q) else { return Ok(()) };
+    let detail = match kind {
+        BadRowKind::NotFinite => format!("bid {} x {}, ask {} x {}", q.bid_px, q.bid_sz, q.ask_px, q.ask_sz),
+        BadRowKind::NonPositivePrice => format!("bid {}, ask {}", q.bid_px, q.ask_px),
+        BadRowKind::NonPositiveSize => format!("bid size {}, ask size {}", q.bid_sz, q.ask_sz),
+        _ => format!("bid {} >= ask {}", q.bid_px, q.ask_px),
+    };
+    Err((kind, detail))
 }
 
+#[inline]
 pub fn check_kline(k: &Kline) -> Result<(), (BadRowKind, String)> {
     let all = [k.open, k.high, k.low, k.close, k.volume];
     if all.iter().any(|v| !v.is_finite()) {
@@ -81,6 +100,7 @@ pub struct DuplicateWindow {
 
 impl DuplicateWindow {
     /// Returns true when `id` was already seen in the window. Ids < 0 mean "no id".
+    #[inline]
     pub fn seen(&mut self, ts_ns: i64, id: i64) -> bool {
         if id < 0 {
             return false;
