@@ -164,6 +164,10 @@ class LiveSession:
         self.alerts.append((now, kind, message))
         self.recorder.alert(now, kind, message)
         self._forward_alert(kind, message)
+        if self.exchange.halted and self.gate.active:
+            # Spec §10.4: the venue disagrees with the system, so the system stops trading (paper
+            # and shadow included: their book is no longer the one the operator must resolve).
+            self.gate.close("halted: " + self.exchange.halted)
 
     def _forward_alert(self, kind: str, message: str) -> None:
         if self.recovering:
