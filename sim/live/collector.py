@@ -22,9 +22,12 @@ Batching: rows are buffered and written as one Arrow table per table (both in on
 every `batch_rows` buffered rows or on `flush()`. Receipt order is insertion order, which DuckDB
 scans return by default.
 
-Retention: `purge()` deletes rows whose exchange time is older than `clock() - retention_ns`;
-`flush()` calls it at most once per minute of the injected clock. Deleted space is reused by
-DuckDB for later rows; the file does not shrink.
+Retention (spec §2.3: "48h rolling (batched daily purge)"): `purge()` deletes rows whose exchange
+time is older than `clock() - retention_ns`; `flush()` calls it at the first flush of each UTC day
+of the injected clock (and the first flush after opening), so a day's expired ticks go in one
+DELETE rather than a small one every minute, and nothing younger than the retention is ever
+lost (a row lives between 48 and 72 hours). Deleted space is reused by DuckDB for later rows;
+the file does not shrink.
 
 Crash safety: a flush is one committed transaction (DuckDB's WAL makes it durable), so a process
 killed between flushes loses at most the rows still buffered (`pending`, always fewer than
@@ -56,6 +59,7 @@ from sim.outputs.stores import RAW_DB, RAW_TABLE_COLUMNS, insert_arrow, raw_crea
 
 NS_PER_MS = 1_000_000
 NS_PER_MIN = 60_000_000_000
+NS_PER_DAY = 24 * 60 * NS_PER_MIN
 DEFAULT_RETENTION_NS = 48 * 3600 * 1_000_000_000
 DEFAULT_BATCH_ROWS = 5000
 
@@ -105,7 +109,7 @@ class RawCollector:
         self._clock = clock
         self._trades: list[tuple[int, float, float, int, int, int]] = []
         self._quotes: list[tuple[int, float, float, float, float, int]] = []
-        self._purge_minute: int | None = None
+        self._purge_day: int | None = None
         self._closed = False
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(self.path))
@@ -189,7 +193,7 @@ class RawCollector:
         self._commit()
         written = sum(len(t) for _n, t in tables)
         self.rows_written += written
-        if self._now() // NS_PER_MIN != self._purge_minute:
+        if self._now() // NS_PER_DAY != self._purge_day:
             self.purge()
         return written
 
@@ -197,7 +201,7 @@ class RawCollector:
 
     def flush(self) -> int:
         """Writes the buffer (one INSERT per table, one transaction) and purges if this clock
-        minute has not been purged yet. Returns the rows written.
+        day has not been purged yet. Returns the rows written.
 
         If the write fails the transaction is rolled back and the buffer kept, so a later
         `flush` or `close` retries it; the error is raised.
@@ -217,7 +221,7 @@ class RawCollector:
             written = self.pending
             self._trades, self._quotes = [], []
             self.rows_written += written
-        if self._now() // NS_PER_MIN != self._purge_minute:
+        if self._now() // NS_PER_DAY != self._purge_day:
             self.purge()
         return written
 
@@ -226,7 +230,7 @@ class RawCollector:
         (buffered rows are not touched until flushed). Returns the rows deleted."""
         self._check_open()
         now = self._now()
-        self._purge_minute = now // NS_PER_MIN
+        self._purge_day = now // NS_PER_DAY
         # Rows hold ms: a row is older than the cutoff when ts_ms * 1e6 < cutoff, i.e.
         # ts_ms < ceil(cutoff / 1e6).
         cutoff_ms = -(-(now - self.retention_ns) // NS_PER_MS)
