@@ -39,12 +39,13 @@ from sim.live.alerts import AlertKind
 from sim.live.venue_clock import venue_offset_ns
 from sim.core.clock import SimClock
 from sim.core.config import Config, load_config
-from sim.core.events import NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
+from sim.core.events import NS_PER_MS, Event, Fill, Funding, MinuteClose, OrderUpdate
 from sim.core.errors import UserInputError
 from sim.outputs.exports import json_text
 from sim.live.gate import ModeGate
 from sim.live.settings import LiveSettings, Mode
 from sim.live.shadow import ShadowAdapter
+from sim.live.minute_stores import MinuteStores
 from sim.live.store import Command, SessionStore
 from sim.market.live_feed import LiveFeed
 from sim.core.loop import EventLoop
@@ -148,6 +149,7 @@ class LiveSession:
         self.durable = durable
         self.store: SessionStore | None = None
         self.collector: Any = None
+        self.minute_stores: MinuteStores | None = None
         self.recovering = False
         self.resumed = False
         self._replay_commands: collections.deque[Command] = collections.deque()
@@ -336,6 +338,8 @@ class LiveSession:
         self.strategy.on_event(ev, self.ctx)
         if not self.recovering:
             self._log_event(ev)
+        if self.minute_stores is not None:
+            self._write_stores(ev)
         if isinstance(ev, Fill):
             self._session_snapshot(ev.ts_ns, "FILL")
         elif isinstance(ev, MinuteClose) and (ev.ts_ns // NS_PER_MIN) % self.settings.snapshot_interval_minutes == 0:
@@ -379,6 +383,17 @@ class LiveSession:
                 raise UserInputError(f"{d}/raw.duckdb: already holds market data at or after this session's start; "
                                      "a new session needs a fresh data directory")
         self.feed.journal = self.collector
+        self.minute_stores = MinuteStores(d)
+
+    def _write_stores(self, ev: Event | None) -> None:
+        """The data directory's analysis stores: the minute, the strategy's signals, and the
+        positions (after every event that can change them; `None`: the end)."""
+        assert self.minute_stores is not None and self.store is not None
+        if isinstance(ev, MinuteClose):
+            self.minute_stores.minute(ev)
+            self.minute_stores.signals(self.recorder)
+        if ev is None or isinstance(ev, (MinuteClose, Fill, Funding)):
+            self.store.write_positions(self.ctx.ledger.rows())
 
     def _load_journal(self, start_ms: int) -> None:
         """The dead process's ticks, commands and snapshots: the replay rebuilds its state."""
@@ -484,12 +499,15 @@ class LiveSession:
             exports = pipeline_exports(self.recorder, self.ctx)
             exports["status.json"] = json_text(self.status())
             if self.store is not None:
+                self._write_stores(None)
                 self.store.finish()
             return exports
         finally:
             self.feed.close()
             if self.collector is not None:
                 self.collector.close()
+            if self.minute_stores is not None:
+                self.minute_stores.close()
             if self.store is not None:
                 self.store.close()
 

@@ -84,6 +84,20 @@ def _json(obj: Any) -> str:
 SNAPSHOT_KEYS = ("poc", "vah", "val", "of_1m", "of_norm_1m", "qimb", "ambiguous_frac")
 
 
+SIGNALS_1M_SQL = _SIGNALS_1M
+
+
+def signals_1m_row(r: tuple[Any, ...], snap: tuple[float, ...]) -> tuple[Any, ...]:
+    """A signals.csv row (ts_min_ms, six flags, action, reason, acceptance JSON) and its feature
+    snapshot as a `signals_1m` row."""
+    return (r[0], *r[1:7], r[9], r[7], r[8], _json({k: _null(v) for k, v in zip(SNAPSHOT_KEYS, snap, strict=True)}))
+
+
+def position_row(r: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A positions.csv row as stored (NaN as NULL)."""
+    return tuple(_null(v) for v in r)
+
+
 def write_signals_db(path: Path, rows: Iterable[tuple[Any, ...]], feature_snapshots: Iterable[tuple[float, ...]]) -> None:
     """`rows` as in signals.csv (ts_min_ms, six flags, action, reason, acceptance JSON);
     `feature_snapshots` the matching SNAPSHOT_KEYS values, stored as JSON."""
@@ -91,8 +105,7 @@ def write_signals_db(path: Path, rows: Iterable[tuple[Any, ...]], feature_snapsh
     with con:
         con.executemany(
             "INSERT INTO signals_1m VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            ((r[0], *r[1:7], r[9], r[7], r[8], _json({k: _null(v) for k, v in zip(SNAPSHOT_KEYS, snap, strict=True)}))
-             for r, snap in zip(rows, feature_snapshots, strict=True)),
+            (signals_1m_row(r, snap) for r, snap in zip(rows, feature_snapshots, strict=True)),
         )
     con.close()
 
@@ -103,7 +116,7 @@ def write_execution_db(path: Path, positions: Iterable[tuple[Any, ...]],
     con = _fresh(path, [_POSITIONS, _STATE_SNAPSHOTS])
     with con:
         con.executemany("INSERT INTO positions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (tuple(_null(v) for v in r) for r in positions))
+                        (position_row(r) for r in positions))
         con.executemany(
             "INSERT INTO state_snapshots (ts_ms, snapshot_type, position_state, acceptance_state, pending_orders,"
             " account_state) VALUES (?,?,?,?,?,?)",
