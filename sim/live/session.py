@@ -14,6 +14,11 @@ observation, warm-up, manual activation, mode switches, alerts and a status.
 - The session's clock is the exchange's time as the feed delivered it; the wall clock only
   supervises connections and the session's give-up time.
 - Alerts go to the run's alerts.csv and, for the kinds of §15.2 and the adapter's, to the webhook.
+- Funding: a live session's position is charged by the venue (its funding executions); a paper or
+  shadow session's by the session itself, at each settlement, with the rate the live ticker
+  announced for it (`paper_funding`), recorded as a command so a recovery replays it.
+- Durable sessions keep the spec's four stores in the data directory (`store`, `collector`,
+  `minute_stores`).
 """
 
 from __future__ import annotations
@@ -39,13 +44,14 @@ from sim.live.alerts import AlertKind
 from sim.live.venue_clock import venue_offset_ns
 from sim.core.clock import SimClock
 from sim.core.config import Config, load_config
-from sim.core.events import NS_PER_MS, Event, Fill, Funding, MinuteClose, OrderUpdate
+from sim.core.events import NS_PER_MS, PRIORITY, Event, Fill, Funding, MinuteClose, OrderUpdate
 from sim.core.errors import UserInputError
 from sim.outputs.exports import json_text
 from sim.live.gate import ModeGate
 from sim.live.settings import LiveSettings, Mode
 from sim.live.shadow import ShadowAdapter
 from sim.live.minute_stores import MinuteStores
+from sim.live.paper_funding import PaperFunding
 from sim.live.store import Command, SessionStore
 from sim.market.live_feed import LiveFeed
 from sim.core.loop import EventLoop
@@ -60,6 +66,7 @@ from sim.core.timers import TimerQueue
 log = logging.getLogger("sim.live")
 
 NS_PER_MIN = 60_000 * NS_PER_MS
+PAPER_FUNDING_SOURCE = 1002  # the source index of paper funding events in the total order
 #: Strategy alert kinds that are a §15.2 type under another name.
 ALERT_ALIASES = {"reconciliation": "position_mismatch"}
 
@@ -150,6 +157,7 @@ class LiveSession:
         self.store: SessionStore | None = None
         self.collector: Any = None
         self.minute_stores: MinuteStores | None = None
+        self.paper_funding = PaperFunding()
         self.recovering = False
         self.resumed = False
         self._replay_commands: collections.deque[Command] = collections.deque()
@@ -199,6 +207,8 @@ class LiveSession:
         if self.mode == "shadow" and self.shadow is not None and isinstance(ev, (Fill, OrderUpdate)):
             self.shadow.on_live(ev)
             return
+        if self.mode != "live" and isinstance(ev, Funding):
+            return  # the venue's funding of a mirror position: the pipeline's is paper funding
         self.loop.schedule(ev)
 
     # -- commands (from the control server or the CLI, applied between events) -----------------
@@ -216,11 +226,26 @@ class LiveSession:
             answer = self.activate()
         elif command == "mode":
             answer = self.switch_mode(args.get("mode", ""))
+        elif command == "funding":
+            answer = self._charge_funding(int(args["ts_ms"]), float(args["rate"]), float(args["mark"]))
         else:
             return Answer(False, f"unknown command {command!r}")
         if answer.ok and record and self.store is not None:
             self.store.record_command(self.loop.dispatched, self.clock.now_ns(), command, args)
         return answer
+
+    def _charge_funding(self, ts_ms: int, rate: float, mark: float) -> Answer:
+        """A paper settlement (`paper_funding`), through the pipeline as a replay's funding event."""
+        self.paper_funding.settled(ts_ms)
+        ts = ts_ms * NS_PER_MS
+        ev = Funding("funding", ts, (ts, PRIORITY["funding"], PAPER_FUNDING_SOURCE, 0), ts, rate, mark)
+        self.recorder.on_event(ev)
+        self.strategy.on_event(ev, self.ctx)
+        if not self.recovering:
+            log.info("paper funding at %d: rate %r, mark %r, position %r", ts_ms, rate, mark, self.ctx.position.qty)
+        if self.minute_stores is not None:
+            self._write_stores(ev)
+        return Answer(True, f"funding {rate!r} at {ts_ms}")
 
     def warmup_done_minutes(self) -> float:
         return max(self.clock.now_ns() - self.start_ns, 0) / NS_PER_MIN
@@ -323,12 +348,19 @@ class LiveSession:
             self._update_status()
             reply.put(answer)
         got = self.exchange.pump(timeout)
+        self.paper_funding.observe(self.exchange.ticker)
         self._update_status()
         return got
 
     def _handle(self, ev: Event) -> None:
         while self._replay_commands and self._replay_commands[0].dispatched <= self.loop.dispatched:
             self._replay_command(self._replay_commands.popleft())
+        if isinstance(ev, MinuteClose) and self.mode in ("paper", "shadow") and not self.recovering:
+            # A settlement comes before the minute closing at its time, as in a replay; its mark
+            # is that minute's closing mid. A recorded command, so a recovery replays it.
+            mark = ev.features.mid_close if ev.features.mid_close == ev.features.mid_close else ev.bar.close
+            for t_ms, rate in self.paper_funding.due(ev.ts_ns // NS_PER_MS):
+                self._apply("funding", {"ts_ms": t_ms, "rate": rate, "mark": mark})
         self.recorder.on_event(ev)
         if isinstance(ev, MinuteClose):
             self._on_minute(ev)
