@@ -18,6 +18,10 @@ alignment columns (inferred_side, quote_bid_px, quote_ask_px, quote_staleness_ms
 they are the market engine's work, not the feed's. A file from before the collector (spec columns
 only) gets `recv_ts_ms` added, NULL on its old rows; any other column layout is refused.
 
+Bars mode: a session whose market is the exchange's confirmed 1-minute klines journals them in a
+table of our own, `raw_klines` (the kline's open time and interval in ms, OHLCV, `recv_ts_ms`),
+through `write_klines`, with the same retention; the spec's raw tables stay as they are.
+
 Batching: rows are buffered and written as one Arrow table per table (both in one transaction)
 every `batch_rows` buffered rows or on `flush()`. Receipt order is insertion order, which DuckDB
 scans return by default.
@@ -65,6 +69,18 @@ DEFAULT_BATCH_ROWS = 5000
 
 #: the receive-time column this live store adds after the spec columns
 RECV_COLUMN = ("recv_ts_ms", "BIGINT", "")
+#: bars mode's journal: not a spec table, so only in a live store
+RAW_KLINES_SQL = """CREATE TABLE IF NOT EXISTS raw_klines (
+    ts_ms       BIGINT NOT NULL,  -- the kline's open time
+    interval_ms BIGINT NOT NULL,
+    open        DOUBLE NOT NULL,
+    high        DOUBLE NOT NULL,
+    low         DOUBLE NOT NULL,
+    close       DOUBLE NOT NULL,
+    volume      DOUBLE NOT NULL,
+    recv_ts_ms  BIGINT
+)"""
+_PURGED = (*RAW_TABLE_COLUMNS, "raw_klines")
 
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -116,6 +132,7 @@ class RawCollector:
         try:
             for table in RAW_TABLE_COLUMNS:
                 self._ensure_table(table)
+            self._con.execute(RAW_KLINES_SQL)
         except BaseException:
             self._con.close()
             raise
@@ -197,6 +214,32 @@ class RawCollector:
             self.purge()
         return written
 
+    def write_klines(self, open_ns: np.ndarray, interval_ns: int, o: np.ndarray, h: np.ndarray, low: np.ndarray,
+                     c: np.ndarray, v: np.ndarray) -> int:
+        """Confirmed klines (the arrays a bars-mode feed gives its engine), written now in one
+        transaction, before the engine sees them. Returns the rows written."""
+        self._check_open()
+        n = len(open_ns)
+        if not n:
+            return 0
+        for arr, what in ((o, "open"), (h, "high"), (low, "low"), (c, "close"), (v, "volume")):
+            if np.isnan(np.asarray(arr, dtype=np.float64)).any():
+                raise ValueError(f"kline {what} is NaN")
+        table = pa.table({
+            "ts_ms": pa.array(np.asarray(open_ns, dtype=np.int64) // NS_PER_MS),
+            "interval_ms": pa.array(np.full(n, interval_ns // NS_PER_MS, dtype=np.int64)),
+            **{name: pa.array(np.asarray(arr, dtype=np.float64))
+               for name, arr in (("open", o), ("high", h), ("low", low), ("close", c), ("volume", v))},
+            "recv_ts_ms": pa.array(np.full(n, self._now() // NS_PER_MS, dtype=np.int64)),
+        })
+        self._con.execute("BEGIN TRANSACTION")
+        insert_arrow(self._con, "raw_klines", table, in_transaction=True)  # rolls back on failure
+        self._commit()
+        self.rows_written += n
+        if self._now() // NS_PER_DAY != self._purge_day:
+            self.purge()
+        return n
+
     # -- writes ----------------------------------------------------------------------------------
 
     def flush(self) -> int:
@@ -237,7 +280,7 @@ class RawCollector:
         deleted = 0
         self._con.execute("BEGIN TRANSACTION")
         try:
-            for table in RAW_TABLE_COLUMNS:
+            for table in _PURGED:
                 result = self._con.execute(f"DELETE FROM {table} WHERE ts_ms < ?", [cutoff_ms]).fetchone()
                 deleted += int(result[0]) if result else 0
         except BaseException:

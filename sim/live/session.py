@@ -410,7 +410,8 @@ class LiveSession:
             self._load_journal(start_ms)
         else:
             n = self.collector.query("SELECT (SELECT count(*) FROM raw_trades WHERE ts_ms >= ?) + "
-                                     "(SELECT count(*) FROM raw_quotes WHERE ts_ms >= ?)", [start_ms, start_ms])[0][0]
+                                     "(SELECT count(*) FROM raw_quotes WHERE ts_ms >= ?) + "
+                                     "(SELECT count(*) FROM raw_klines WHERE ts_ms >= ?)", [start_ms] * 3)[0][0]
             if n:
                 raise UserInputError(f"{d}/raw.duckdb: already holds market data at or after this session's start; "
                                      "a new session needs a fresh data directory")
@@ -436,12 +437,15 @@ class LiveSession:
         quotes = [(ts * NS_PER_MS, bp, bs, ap, az) for ts, bp, bs, ap, az in self.collector.query(
             "SELECT ts_ms, bid_px, bid_sz, ask_px, ask_sz FROM raw_quotes WHERE ts_ms >= ? ORDER BY rowid",
             [start_ms])]
-        self.feed.preload(trades, quotes)
+        klines = [(ts * NS_PER_MS, iv * NS_PER_MS, o, h, lo, c, v) for ts, iv, o, h, lo, c, v in self.collector.query(
+            "SELECT ts_ms, interval_ms, open, high, low, close, volume FROM raw_klines WHERE ts_ms >= ? ORDER BY rowid",
+            [start_ms])]
+        self.feed.preload(trades, quotes, klines)
         self._replay_commands = collections.deque(self.store.commands())
         self._stored_snapshots = collections.deque(self.store.snapshots_since(start_ms))
         self.recovering = self.resumed = True
-        log.warning("resuming session %s: replaying %d trades, %d quotes, %d commands", self.scenario.id,
-                    len(trades), len(quotes), len(self._replay_commands))
+        log.warning("resuming session %s: replaying %d trades, %d quotes, %d klines, %d commands", self.scenario.id,
+                    len(trades), len(quotes), len(klines), len(self._replay_commands))
 
     def _connect(self) -> None:
         self.exchange.connect()

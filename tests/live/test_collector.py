@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from sim.live.collector import DEFAULT_RETENTION_NS, RawCollector
@@ -236,3 +237,20 @@ def test_a_batch_of_column_arrays_reads_back_like_ticks_given_one_by_one(tmp_pat
         a = duckdb.connect(str(one / "raw.duckdb"), read_only=True).execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
         b = duckdb.connect(str(bulk / "raw.duckdb"), read_only=True).execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
         assert a == b and len(a) in (50, 30)
+
+
+def test_bars_mode_klines_are_journaled_and_purged_with_the_ticks(tmp_path: Path) -> None:
+    now = T0 + 3 * 86_400_000_000_000
+    clock = Clock(now)
+    col = RawCollector(tmp_path, clock=clock)
+    opens = np.array([now - DEFAULT_RETENTION_NS - MIN_NS, now - 2 * MIN_NS, now - MIN_NS], dtype=np.int64)
+    px = np.array([100.0, 101.0, 102.0])
+    # Written at once (a write-ahead log), and the first write of the day purges the expired one.
+    assert col.write_klines(opens, MIN_NS, px, px + 1, px - 1, px, np.array([5.0, 6.0, 7.0])) == 3
+    assert col.pending == 0 and col.rows_purged == 1
+    assert col.query("SELECT ts_ms, interval_ms, open, high, low, close, volume, recv_ts_ms FROM raw_klines "
+                     "ORDER BY rowid") == [(int(t) // MS, 60_000, p, p + 1, p - 1, p, v, now // MS)
+                                           for t, p, v in zip(opens[1:], px[1:], (6.0, 7.0))]
+    with pytest.raises(ValueError, match="kline close is NaN"):
+        col.write_klines(opens[:1], MIN_NS, px[:1], px[:1], px[:1], np.array([math.nan]), px[:1])
+    col.close()
