@@ -20,8 +20,10 @@
 - A `Supervisor` rebuilds dead or silent connections with backoff; after every rebuild the
   adapter reconciles over REST: executions missed while disconnected are recovered from the
   execution list, order states are re-read, and the exchange's position is compared with the
-  one our fills add up to. A mismatch alerts and halts (spec §10.4): no new order leaves, and
-  nothing is adjusted — an operator resolves it.
+  one our fills add up to. Between those moments every position and execution push is checked
+  too (`reconcile`: the rule that lets a fill's two pushes arrive in either order). A mismatch
+  alerts and halts (spec §10.4): no new order leaves, and nothing is adjusted — an operator
+  resolves it.
 - Rate limits: see `rest`.
 
 Adapter events are stamped, in the loop's total order, at the loop time they are handled
@@ -71,6 +73,7 @@ from .rest_messages import (
     parse_rest_tickers,
     parse_wallet_balance,
 )
+from .reconcile import NON_POSITION_EXEC_TYPES, PushReconciler, disagrees, in_flight
 from .rest import BybitRest, dec_str
 from .streams import Stream, Supervisor
 
@@ -159,6 +162,7 @@ class BybitAdapter:
         self.seen_exec: set[str] = set()
         self.our_position = 0.0  # what our own fills add up to (plus the position found at start)
         self.exchange_position: float | None = None
+        self.pushes = PushReconciler()
         self.wallet_equity: float | None = None
         self.instrument: Instrument | None = None
         self.ticker: Ticker | None = None
@@ -173,6 +177,7 @@ class BybitAdapter:
         self._last_supervise = 0.0
         self._stale = False
         self._last_book_u: int | None = None
+        self._rest_seq: int | None = None
         self.session_start_ms = 0
 
     # -- start and stop -----------------------------------------------------------------------
@@ -200,6 +205,7 @@ class BybitAdapter:
             # the session's own position is the desk's inventory, not a mismatch.
             self.spot_inventory = self._base_balance() - Decimal(repr(start_position))
         self.exchange_position = self._fetch_position()
+        self.pushes.exchange_seq = self._rest_seq
         self.public.build()
         self.private.build()
         self._check_position("start")
@@ -328,7 +334,15 @@ class BybitAdapter:
             return
         cid = self._by_link.get(e.order_link_id)
         if cid is None or e.exec_type != "Trade":
-            return  # not ours (another client on the account), or not a trade
+            if not recovered and e.exec_type not in NON_POSITION_EXEC_TYPES \
+                    and not e.order_link_id.startswith(self.s.link_prefix + "-"):
+                # Live, after the connect: the position moved behind the session's back. (A link
+                # with our prefix is an order of this session from before a restart: the position
+                # check judges it.) Read back over REST at a reconnect, it is judged there too.
+                self._halt(f"execution {e.exec_id} ({e.exec_type}, seq {e.seq}, orderLinkId "
+                           f"{e.order_link_id or '-'}) is not this session's: the exchange position moved by "
+                           f"{e.side * float(e.exec_qty):+g}", "position_mismatch")
+            return
         self.seen_exec.add(e.exec_id)
         t = self.orders[cid]
         if not t.accepted:
@@ -337,7 +351,9 @@ class BybitAdapter:
         t.filled += qty
         fee_in_base = self._fee_in_base(e)
         # Spot's position is the coin balance, which the fee paid in that coin reduces.
-        self.our_position += e.side * qty - (float(e.exec_fee) if fee_in_base and self.s.category == "spot" else 0.0)
+        moved = e.side * qty - (float(e.exec_fee) if fee_in_base and self.s.category == "spot" else 0.0)
+        self.our_position += moved
+        self.pushes.fill(e.seq, moved)
         if t.filled >= t.request.qty - 1e-12:
             t.final = True
         fee = float(e.exec_fee) * float(e.exec_price) if fee_in_base else float(e.exec_fee)
@@ -444,13 +460,16 @@ class BybitAdapter:
         if kind == "execution":
             for e in parse_execution_push(msg):
                 self._on_execution(e, recovered=False)
+                if e.symbol == self.s.symbol and e.exec_type not in NON_POSITION_EXEC_TYPES:
+                    self._check_push(f"execution push, seq {e.seq}")
         elif kind == "order":
             for o in parse_order_push(msg):
                 self._on_order(o)
         elif kind == "position":
             for p in parse_position_push(msg):
-                if p.symbol == self.s.symbol:
+                if p.symbol == self.s.symbol and self.pushes.position(p.seq):
                     self.exchange_position = float(p.signed_size)
+                    self._check_push(f"position push, seq {p.seq}")
         elif kind == "wallet":
             for w in parse_wallet_push(msg):
                 if w.total_equity is not None:
@@ -484,7 +503,10 @@ class BybitAdapter:
             return float(self._base_balance() - self.spot_inventory)
         rows, _ = parse_positions(self.rest.call("get_positions", "position/list", category=self.s.category,
                                                  symbol=self.s.symbol))
-        return float(sum((p.signed_size for p in rows if p.symbol == self.s.symbol), Decimal(0)))
+        mine = [p for p in rows if p.symbol == self.s.symbol]
+        seqs = [p.seq for p in mine if p.seq is not None]
+        self._rest_seq = max(seqs) if seqs else None
+        return float(sum((p.signed_size for p in mine), Decimal(0)))
 
     def reconcile(self, why: str) -> None:
         """REST catch-up: missed executions, order states, then the position check."""
@@ -500,6 +522,7 @@ class BybitAdapter:
             if before == after:
                 break
         self.exchange_position = after
+        self.pushes.exchange_seq = self._rest_seq
         self._recover_orders()
         self._check_position(why)
 
@@ -526,12 +549,27 @@ class BybitAdapter:
             for o in rows:
                 self._on_order(o)
 
+    def _tolerance(self) -> float:
+        # Positions live on the quantity step's grid: less than half a step apart is float noise.
+        return max(self.s.position_tolerance, float(self.qty_step) / 2)
+
     def _check_position(self, why: str) -> None:
         ex = self.exchange_position
         if ex is None:
             return
-        if abs(ex - self.our_position) > self.s.position_tolerance:
+        if abs(ex - self.our_position) > self._tolerance():
             self._halt(f"exchange position {ex:g} != ours {self.our_position:g} ({why})", "position_mismatch")
+
+    def _check_push(self, what: str) -> None:
+        """The continuous check at a position or execution push (rule: `reconcile`)."""
+        ex = self.exchange_position
+        if ex is None or self.halted or self.s.category == "spot" or not self.s.trading:
+            return
+        ours = self.our_position - self.pushes.unreflected()
+        band = in_flight((t.request.side, t.request.qty - t.filled) for t in self.orders.values() if not t.final)
+        if disagrees(ex, ours, band, self._tolerance()):
+            ahead = f"; own fills in flight {band[0]:g}..{band[1]:+g}" if band != (0.0, 0.0) else ""
+            self._halt(f"exchange position {ex:g} != ours {ours:g} ({what}{ahead})", "position_mismatch")
 
     def _halt(self, reason: str, kind: str) -> None:
         if self.halted is None:

@@ -18,13 +18,20 @@ alignment columns (inferred_side, quote_bid_px, quote_ask_px, quote_staleness_ms
 they are the market engine's work, not the feed's. A file from before the collector (spec columns
 only) gets `recv_ts_ms` added, NULL on its old rows; any other column layout is refused.
 
+Bars mode: a session whose market is the exchange's confirmed 1-minute klines journals them in a
+table of our own, `raw_klines` (the kline's open time and interval in ms, OHLCV, `recv_ts_ms`),
+through `write_klines`, with the same retention; the spec's raw tables stay as they are.
+
 Batching: rows are buffered and written as one Arrow table per table (both in one transaction)
 every `batch_rows` buffered rows or on `flush()`. Receipt order is insertion order, which DuckDB
 scans return by default.
 
-Retention: `purge()` deletes rows whose exchange time is older than `clock() - retention_ns`;
-`flush()` calls it at most once per minute of the injected clock. Deleted space is reused by
-DuckDB for later rows; the file does not shrink.
+Retention (spec §2.3: "48h rolling (batched daily purge)"): `purge()` deletes rows whose exchange
+time is older than `clock() - retention_ns`; `flush()` calls it at the first flush of each UTC day
+of the injected clock (and the first flush after opening), so a day's expired ticks go in one
+DELETE rather than a small one every minute, and nothing younger than the retention is ever
+lost (a row lives between 48 and 72 hours). Deleted space is reused by DuckDB for later rows;
+the file does not shrink.
 
 Crash safety: a flush is one committed transaction (DuckDB's WAL makes it durable), so a process
 killed between flushes loses at most the rows still buffered (`pending`, always fewer than
@@ -56,11 +63,24 @@ from sim.outputs.stores import RAW_DB, RAW_TABLE_COLUMNS, insert_arrow, raw_crea
 
 NS_PER_MS = 1_000_000
 NS_PER_MIN = 60_000_000_000
+NS_PER_DAY = 24 * 60 * NS_PER_MIN
 DEFAULT_RETENTION_NS = 48 * 3600 * 1_000_000_000
 DEFAULT_BATCH_ROWS = 5000
 
 #: the receive-time column this live store adds after the spec columns
 RECV_COLUMN = ("recv_ts_ms", "BIGINT", "")
+#: bars mode's journal: not a spec table, so only in a live store
+RAW_KLINES_SQL = """CREATE TABLE IF NOT EXISTS raw_klines (
+    ts_ms       BIGINT NOT NULL,  -- the kline's open time
+    interval_ms BIGINT NOT NULL,
+    open        DOUBLE NOT NULL,
+    high        DOUBLE NOT NULL,
+    low         DOUBLE NOT NULL,
+    close       DOUBLE NOT NULL,
+    volume      DOUBLE NOT NULL,
+    recv_ts_ms  BIGINT
+)"""
+_PURGED = (*RAW_TABLE_COLUMNS, "raw_klines")
 
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -105,13 +125,14 @@ class RawCollector:
         self._clock = clock
         self._trades: list[tuple[int, float, float, int, int, int]] = []
         self._quotes: list[tuple[int, float, float, float, float, int]] = []
-        self._purge_minute: int | None = None
+        self._purge_day: int | None = None
         self._closed = False
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(self.path))
         try:
             for table in RAW_TABLE_COLUMNS:
                 self._ensure_table(table)
+            self._con.execute(RAW_KLINES_SQL)
         except BaseException:
             self._con.close()
             raise
@@ -189,15 +210,41 @@ class RawCollector:
         self._commit()
         written = sum(len(t) for _n, t in tables)
         self.rows_written += written
-        if self._now() // NS_PER_MIN != self._purge_minute:
+        if self._now() // NS_PER_DAY != self._purge_day:
             self.purge()
         return written
+
+    def write_klines(self, open_ns: np.ndarray, interval_ns: int, o: np.ndarray, h: np.ndarray, low: np.ndarray,
+                     c: np.ndarray, v: np.ndarray) -> int:
+        """Confirmed klines (the arrays a bars-mode feed gives its engine), written now in one
+        transaction, before the engine sees them. Returns the rows written."""
+        self._check_open()
+        n = len(open_ns)
+        if not n:
+            return 0
+        for arr, what in ((o, "open"), (h, "high"), (low, "low"), (c, "close"), (v, "volume")):
+            if np.isnan(np.asarray(arr, dtype=np.float64)).any():
+                raise ValueError(f"kline {what} is NaN")
+        table = pa.table({
+            "ts_ms": pa.array(np.asarray(open_ns, dtype=np.int64) // NS_PER_MS),
+            "interval_ms": pa.array(np.full(n, interval_ns // NS_PER_MS, dtype=np.int64)),
+            **{name: pa.array(np.asarray(arr, dtype=np.float64))
+               for name, arr in (("open", o), ("high", h), ("low", low), ("close", c), ("volume", v))},
+            "recv_ts_ms": pa.array(np.full(n, self._now() // NS_PER_MS, dtype=np.int64)),
+        })
+        self._con.execute("BEGIN TRANSACTION")
+        insert_arrow(self._con, "raw_klines", table, in_transaction=True)  # rolls back on failure
+        self._commit()
+        self.rows_written += n
+        if self._now() // NS_PER_DAY != self._purge_day:
+            self.purge()
+        return n
 
     # -- writes ----------------------------------------------------------------------------------
 
     def flush(self) -> int:
         """Writes the buffer (one INSERT per table, one transaction) and purges if this clock
-        minute has not been purged yet. Returns the rows written.
+        day has not been purged yet. Returns the rows written.
 
         If the write fails the transaction is rolled back and the buffer kept, so a later
         `flush` or `close` retries it; the error is raised.
@@ -217,7 +264,7 @@ class RawCollector:
             written = self.pending
             self._trades, self._quotes = [], []
             self.rows_written += written
-        if self._now() // NS_PER_MIN != self._purge_minute:
+        if self._now() // NS_PER_DAY != self._purge_day:
             self.purge()
         return written
 
@@ -226,14 +273,14 @@ class RawCollector:
         (buffered rows are not touched until flushed). Returns the rows deleted."""
         self._check_open()
         now = self._now()
-        self._purge_minute = now // NS_PER_MIN
+        self._purge_day = now // NS_PER_DAY
         # Rows hold ms: a row is older than the cutoff when ts_ms * 1e6 < cutoff, i.e.
         # ts_ms < ceil(cutoff / 1e6).
         cutoff_ms = -(-(now - self.retention_ns) // NS_PER_MS)
         deleted = 0
         self._con.execute("BEGIN TRANSACTION")
         try:
-            for table in RAW_TABLE_COLUMNS:
+            for table in _PURGED:
                 result = self._con.execute(f"DELETE FROM {table} WHERE ts_ms < ?", [cutoff_ms]).fetchone()
                 deleted += int(result[0]) if result else 0
         except BaseException:

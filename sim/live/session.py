@@ -14,6 +14,11 @@ observation, warm-up, manual activation, mode switches, alerts and a status.
 - The session's clock is the exchange's time as the feed delivered it; the wall clock only
   supervises connections and the session's give-up time.
 - Alerts go to the run's alerts.csv and, for the kinds of §15.2 and the adapter's, to the webhook.
+- Funding: a live session's position is charged by the venue (its funding executions); a paper or
+  shadow session's by the session itself, at each settlement, with the rate the live ticker
+  announced for it (`paper_funding`), recorded as a command so a recovery replays it.
+- Durable sessions keep the spec's four stores in the data directory (`store`, `collector`,
+  `minute_stores`).
 """
 
 from __future__ import annotations
@@ -39,12 +44,14 @@ from sim.live.alerts import AlertKind
 from sim.live.venue_clock import venue_offset_ns
 from sim.core.clock import SimClock
 from sim.core.config import Config, load_config
-from sim.core.events import NS_PER_MS, Event, Fill, MinuteClose, OrderUpdate
+from sim.core.events import NS_PER_MS, PRIORITY, Event, Fill, Funding, MinuteClose, OrderUpdate
 from sim.core.errors import UserInputError
 from sim.outputs.exports import json_text
 from sim.live.gate import ModeGate
 from sim.live.settings import LiveSettings, Mode
 from sim.live.shadow import ShadowAdapter
+from sim.live.minute_stores import MinuteStores
+from sim.live.paper_funding import PaperFunding
 from sim.live.store import Command, SessionStore
 from sim.market.live_feed import LiveFeed
 from sim.core.loop import EventLoop
@@ -59,6 +66,7 @@ from sim.core.timers import TimerQueue
 log = logging.getLogger("sim.live")
 
 NS_PER_MIN = 60_000 * NS_PER_MS
+PAPER_FUNDING_SOURCE = 1002  # the source index of paper funding events in the total order
 #: Strategy alert kinds that are a §15.2 type under another name.
 ALERT_ALIASES = {"reconciliation": "position_mismatch"}
 
@@ -148,6 +156,8 @@ class LiveSession:
         self.durable = durable
         self.store: SessionStore | None = None
         self.collector: Any = None
+        self.minute_stores: MinuteStores | None = None
+        self.paper_funding = PaperFunding()
         self.recovering = False
         self.resumed = False
         self._replay_commands: collections.deque[Command] = collections.deque()
@@ -164,6 +174,10 @@ class LiveSession:
         self.alerts.append((now, kind, message))
         self.recorder.alert(now, kind, message)
         self._forward_alert(kind, message)
+        if self.exchange.halted and self.gate.active:
+            # Spec §10.4: the venue disagrees with the system, so the system stops trading (paper
+            # and shadow included: their book is no longer the one the operator must resolve).
+            self.gate.close("halted: " + self.exchange.halted)
 
     def _forward_alert(self, kind: str, message: str) -> None:
         if self.recovering:
@@ -193,6 +207,8 @@ class LiveSession:
         if self.mode == "shadow" and self.shadow is not None and isinstance(ev, (Fill, OrderUpdate)):
             self.shadow.on_live(ev)
             return
+        if self.mode != "live" and isinstance(ev, Funding):
+            return  # the venue's funding of a mirror position: the pipeline's is paper funding
         self.loop.schedule(ev)
 
     # -- commands (from the control server or the CLI, applied between events) -----------------
@@ -210,11 +226,26 @@ class LiveSession:
             answer = self.activate()
         elif command == "mode":
             answer = self.switch_mode(args.get("mode", ""))
+        elif command == "funding":
+            answer = self._charge_funding(int(args["ts_ms"]), float(args["rate"]), float(args["mark"]))
         else:
             return Answer(False, f"unknown command {command!r}")
         if answer.ok and record and self.store is not None:
             self.store.record_command(self.loop.dispatched, self.clock.now_ns(), command, args)
         return answer
+
+    def _charge_funding(self, ts_ms: int, rate: float, mark: float) -> Answer:
+        """A paper settlement (`paper_funding`), through the pipeline as a replay's funding event."""
+        self.paper_funding.settled(ts_ms)
+        ts = ts_ms * NS_PER_MS
+        ev = Funding("funding", ts, (ts, PRIORITY["funding"], PAPER_FUNDING_SOURCE, 0), ts, rate, mark)
+        self.recorder.on_event(ev)
+        self.strategy.on_event(ev, self.ctx)
+        if not self.recovering:
+            log.info("paper funding at %d: rate %r, mark %r, position %r", ts_ms, rate, mark, self.ctx.position.qty)
+        if self.minute_stores is not None:
+            self._write_stores(ev)
+        return Answer(True, f"funding {rate!r} at {ts_ms}")
 
     def warmup_done_minutes(self) -> float:
         return max(self.clock.now_ns() - self.start_ns, 0) / NS_PER_MIN
@@ -317,12 +348,19 @@ class LiveSession:
             self._update_status()
             reply.put(answer)
         got = self.exchange.pump(timeout)
+        self.paper_funding.observe(self.exchange.ticker)
         self._update_status()
         return got
 
     def _handle(self, ev: Event) -> None:
         while self._replay_commands and self._replay_commands[0].dispatched <= self.loop.dispatched:
             self._replay_command(self._replay_commands.popleft())
+        if isinstance(ev, MinuteClose) and self.mode in ("paper", "shadow") and not self.recovering:
+            # A settlement comes before the minute closing at its time, as in a replay; its mark
+            # is that minute's closing mid. A recorded command, so a recovery replays it.
+            mark = ev.features.mid_close if ev.features.mid_close == ev.features.mid_close else ev.bar.close
+            for t_ms, rate in self.paper_funding.due(ev.ts_ns // NS_PER_MS):
+                self._apply("funding", {"ts_ms": t_ms, "rate": rate, "mark": mark})
         self.recorder.on_event(ev)
         if isinstance(ev, MinuteClose):
             self._on_minute(ev)
@@ -332,6 +370,8 @@ class LiveSession:
         self.strategy.on_event(ev, self.ctx)
         if not self.recovering:
             self._log_event(ev)
+        if self.minute_stores is not None:
+            self._write_stores(ev)
         if isinstance(ev, Fill):
             self._session_snapshot(ev.ts_ns, "FILL")
         elif isinstance(ev, MinuteClose) and (ev.ts_ns // NS_PER_MIN) % self.settings.snapshot_interval_minutes == 0:
@@ -370,11 +410,23 @@ class LiveSession:
             self._load_journal(start_ms)
         else:
             n = self.collector.query("SELECT (SELECT count(*) FROM raw_trades WHERE ts_ms >= ?) + "
-                                     "(SELECT count(*) FROM raw_quotes WHERE ts_ms >= ?)", [start_ms, start_ms])[0][0]
+                                     "(SELECT count(*) FROM raw_quotes WHERE ts_ms >= ?) + "
+                                     "(SELECT count(*) FROM raw_klines WHERE ts_ms >= ?)", [start_ms] * 3)[0][0]
             if n:
                 raise UserInputError(f"{d}/raw.duckdb: already holds market data at or after this session's start; "
                                      "a new session needs a fresh data directory")
         self.feed.journal = self.collector
+        self.minute_stores = MinuteStores(d)
+
+    def _write_stores(self, ev: Event | None) -> None:
+        """The data directory's analysis stores: the minute, the strategy's signals, and the
+        positions (after every event that can change them; `None`: the end)."""
+        assert self.minute_stores is not None and self.store is not None
+        if isinstance(ev, MinuteClose):
+            self.minute_stores.minute(ev)
+            self.minute_stores.signals(self.recorder)
+        if ev is None or isinstance(ev, (MinuteClose, Fill, Funding)):
+            self.store.write_positions(self.ctx.ledger.rows())
 
     def _load_journal(self, start_ms: int) -> None:
         """The dead process's ticks, commands and snapshots: the replay rebuilds its state."""
@@ -385,12 +437,15 @@ class LiveSession:
         quotes = [(ts * NS_PER_MS, bp, bs, ap, az) for ts, bp, bs, ap, az in self.collector.query(
             "SELECT ts_ms, bid_px, bid_sz, ask_px, ask_sz FROM raw_quotes WHERE ts_ms >= ? ORDER BY rowid",
             [start_ms])]
-        self.feed.preload(trades, quotes)
+        klines = [(ts * NS_PER_MS, iv * NS_PER_MS, o, h, lo, c, v) for ts, iv, o, h, lo, c, v in self.collector.query(
+            "SELECT ts_ms, interval_ms, open, high, low, close, volume FROM raw_klines WHERE ts_ms >= ? ORDER BY rowid",
+            [start_ms])]
+        self.feed.preload(trades, quotes, klines)
         self._replay_commands = collections.deque(self.store.commands())
         self._stored_snapshots = collections.deque(self.store.snapshots_since(start_ms))
         self.recovering = self.resumed = True
-        log.warning("resuming session %s: replaying %d trades, %d quotes, %d commands", self.scenario.id,
-                    len(trades), len(quotes), len(self._replay_commands))
+        log.warning("resuming session %s: replaying %d trades, %d quotes, %d klines, %d commands", self.scenario.id,
+                    len(trades), len(quotes), len(klines), len(self._replay_commands))
 
     def _connect(self) -> None:
         self.exchange.connect()
@@ -480,12 +535,15 @@ class LiveSession:
             exports = pipeline_exports(self.recorder, self.ctx)
             exports["status.json"] = json_text(self.status())
             if self.store is not None:
+                self._write_stores(None)
                 self.store.finish()
             return exports
         finally:
             self.feed.close()
             if self.collector is not None:
                 self.collector.close()
+            if self.minute_stores is not None:
+                self.minute_stores.close()
             if self.store is not None:
                 self.store.close()
 

@@ -7,7 +7,10 @@
   `live_sessions` — one row per session (scenario, mode, start, state `running`/`finished`);
   `session_commands` — the operator's commands that changed the session (activation, mode
   switches), with their place in the event sequence; `state_snapshots` — the spec's snapshots,
-  every `snapshot_interval_minutes` of market time and on every fill.
+  every `snapshot_interval_minutes` of market time and on every fill; `positions` — the spec's
+  positions, the ledger's rows, inserted when opened and updated as they change, with
+  `session_positions` saying which row is which session's ledger position (the spec's `id`
+  counts over every session of the directory; the ledger's counts within one).
 
 Recovery replays the session's ticks through a fresh pipeline, applying the recorded commands at
 their recorded place: the pipeline is deterministic, so the replay rebuilds exactly the state the
@@ -23,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.outputs.sqlite_stores import EXECUTION_DB, POSITIONS_SQL, STATE_SNAPSHOTS_SQL
+from sim.outputs.recorder import POSITION_COLUMNS
+from sim.outputs.sqlite_stores import EXECUTION_DB, POSITIONS_SQL, STATE_SNAPSHOTS_SQL, position_row
 
 _SESSIONS_SQL = """CREATE TABLE IF NOT EXISTS live_sessions (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -43,6 +47,16 @@ _COMMANDS_SQL = """CREATE TABLE IF NOT EXISTS session_commands (
     args        TEXT NOT NULL,
     PRIMARY KEY (session_id, seq)
 )"""
+_SESSION_POSITIONS_SQL = """CREATE TABLE IF NOT EXISTS session_positions (
+    session_id  INTEGER NOT NULL,
+    ledger_id   INTEGER NOT NULL,  -- the position's id in the session's ledger (positions.csv)
+    position_id INTEGER NOT NULL,  -- its row in positions
+    PRIMARY KEY (session_id, ledger_id)
+)"""
+
+
+#: The positions columns after `id`, in order (positions.csv's after its id).
+_POSITION_FIELDS = POSITION_COLUMNS[1:]
 
 
 def _if_not_exists(sql: str) -> str:
@@ -77,10 +91,12 @@ class SessionStore:
         self.path = data_dir / EXECUTION_DB
         self.con = sqlite3.connect(self.path, isolation_level=None)  # autocommit: every write is durable
         self.con.execute("PRAGMA journal_mode=WAL")
-        for sql in (_if_not_exists(POSITIONS_SQL), _if_not_exists(STATE_SNAPSHOTS_SQL), _SESSIONS_SQL, _COMMANDS_SQL):
+        for sql in (_if_not_exists(POSITIONS_SQL), _if_not_exists(STATE_SNAPSHOTS_SQL), _SESSIONS_SQL, _COMMANDS_SQL,
+                    _SESSION_POSITIONS_SQL):
             self.con.execute(sql)
         self.session: SessionRow | None = None
         self._seq = 0
+        self._positions: dict[int, tuple[int, tuple[Any, ...]]] = {}  # ledger id -> (row id, values)
 
     def open_session(self, scenario: str, mode: str, network: str, start_ns: int) -> SessionRow:
         """Resumes the unfinished session of this scenario, mode and network, or starts one."""
@@ -126,6 +142,31 @@ class SessionStore:
             " account_state) VALUES (?,?,?,?,?,?)",
             (ts_ms, kind, _json(state["position_state"]), _json(state["acceptance_state"]),
              _json(state["pending_orders"]), _json(state["account_state"])))
+
+    def write_positions(self, rows: list[tuple[Any, ...]]) -> None:
+        """The ledger's rows (positions.csv order, its id first): new ones inserted, changed ones
+        updated. A recovery replay re-creates the same rows, so they update in place."""
+        assert self.session is not None
+        if not self._positions:
+            self._positions = {lid: (pid, ()) for lid, pid in self.con.execute(
+                "SELECT ledger_id, position_id FROM session_positions WHERE session_id=?", (self.session.id,))}
+        cols = ", ".join(_POSITION_FIELDS)
+        for r in rows:
+            lid, values = int(r[0]), position_row(r[1:])
+            known = self._positions.get(lid)
+            if known is not None and known[1] == values:
+                continue
+            self.con.execute("BEGIN")
+            if known is None:
+                cur = self.con.execute(f"INSERT INTO positions ({cols}) VALUES ({','.join('?' * len(values))})", values)
+                pid = int(cur.lastrowid or 0)
+                self.con.execute("INSERT INTO session_positions VALUES (?,?,?)", (self.session.id, lid, pid))
+            else:
+                pid = known[0]
+                self.con.execute(f"UPDATE positions SET {', '.join(f'{c}=?' for c in _POSITION_FIELDS)} WHERE id=?",
+                                 (*values, pid))
+            self.con.execute("COMMIT")
+            self._positions[lid] = (pid, values)
 
     def finish(self) -> None:
         if self.session is not None:

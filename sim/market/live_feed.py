@@ -103,14 +103,18 @@ class LiveFeed:
         self.watermark_ns = max(self.watermark_ns, ts_ns)
 
     def preload(self, trades: list[tuple[int, float, float, int, int]],
-                quotes: list[tuple[int, float, float, float, float]]) -> None:
-        """A restarted session's journal: ticks already accepted once, each list in its receipt
-        order, given to the engine as they were (and not journaled again)."""
+                quotes: list[tuple[int, float, float, float, float]],
+                klines: list[tuple[int, int, float, float, float, float, float]] | None = None) -> None:
+        """A restarted session's journal: ticks (bars mode: klines) already accepted once, each
+        list in its receipt order, given to the engine as they were (and not journaled again)."""
         self._trades.extend(trades)
         self._quotes.extend(quotes)
         for rows in (trades, quotes):
             if rows:
                 self.seen(max(r[0] for r in rows))
+        if klines:
+            self._klines.extend(klines)
+            self.seen(max(k[0] + 2 * k[1] for k in klines))  # as `kline` does: complete to the next close
         journal, self.journal = self.journal, None
         try:
             self._flush()
@@ -135,6 +139,8 @@ class LiveFeed:
             if any(k[1] != interval for k in self._klines):
                 raise DataFileError(self.name, "klines of different intervals in one feed", row=self._rows[0] + 1)
             ts, _iv, o, h, lo, c, v = (np.array(col) for col in zip(*self._klines))
+            if self.journal is not None:  # bars mode's write-ahead log, as the ticks'
+                self.journal.write_klines(ts.astype(np.int64), int(interval), o, h, lo, c, v)
             e.push_klines(self.KLINES, self._rows[0] + 1, ts.astype(np.int64), int(interval), o.astype(np.float64),
                           h.astype(np.float64), lo.astype(np.float64), c.astype(np.float64), v.astype(np.float64))
             self._rows[0] += len(self._klines)

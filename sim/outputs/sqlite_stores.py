@@ -104,6 +104,20 @@ def _snapshot_json(snap: tuple[float, ...]) -> str:
     return _json({k: _null(v) for k, v in zip(SNAPSHOT_KEYS, snap, strict=True)})
 
 
+SIGNALS_1M_SQL = _SIGNALS_1M
+
+
+def signals_1m_row(r: tuple[Any, ...], snap: tuple[float, ...]) -> tuple[Any, ...]:
+    """A signals.csv row (ts_min_ms, six flags, action, reason, acceptance JSON) and its feature
+    snapshot as a `signals_1m` row."""
+    return (r[0], *r[1:7], r[9], r[7], r[8], _snapshot_json(snap))
+
+
+def position_row(r: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A positions.csv row as stored (NaN as NULL)."""
+    return tuple(_null(v) for v in r)
+
+
 def write_signals_db(path: Path, rows: Iterable[tuple[Any, ...]], feature_snapshots: Iterable[tuple[float, ...]]) -> None:
     """`rows` as in signals.csv (ts_min_ms, six flags, action, reason, acceptance JSON);
     `feature_snapshots` the matching SNAPSHOT_KEYS values, stored as JSON."""
@@ -111,8 +125,7 @@ def write_signals_db(path: Path, rows: Iterable[tuple[Any, ...]], feature_snapsh
     with con:
         con.executemany(
             "INSERT INTO signals_1m VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            ((r[0], *r[1:7], r[9], r[7], r[8], _snapshot_json(snap))
-             for r, snap in zip(rows, feature_snapshots, strict=True)),
+            (signals_1m_row(r, snap) for r, snap in zip(rows, feature_snapshots, strict=True)),
         )
     con.close()
 
@@ -123,7 +136,7 @@ def write_execution_db(path: Path, positions: Iterable[tuple[Any, ...]],
     con = _fresh(path, [_POSITIONS, _STATE_SNAPSHOTS])
     with con:
         con.executemany("INSERT INTO positions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (tuple(_null(v) for v in r) for r in positions))
+                        (position_row(r) for r in positions))
         con.executemany(
             "INSERT INTO state_snapshots (ts_ms, snapshot_type, position_state, acceptance_state, pending_orders,"
             " account_state) VALUES (?,?,?,?,?,?)",

@@ -393,3 +393,20 @@ def raw_quotes_arrow(ts_ns: Any, bid_px: Any, bid_sz: Any, ask_px: Any, ask_sz: 
     """L1 quotes (equal-length arrays: int64 ns, then four f64) as a `raw_quotes` Arrow table."""
     chunk = [np.asarray(ts_ns, dtype=np.int64), bid_px, bid_sz, ask_px, ask_sz]
     return _raw_table(_RAW_QUOTES, [chunk], _QUOTE_ORDER, {})
+
+
+# -- for other writers of a features store (a live session's data directory, `sim.live.minute_stores`) --
+
+#: (name, SQL type, constraint) of each minute table, in table order.
+MINUTE_TABLE_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {"bars_1m": _BARS_1M, "features_1m": _FEATURES_1M}
+
+
+def minute_create_sql(table: str) -> str:
+    """`CREATE TABLE IF NOT EXISTS` of `bars_1m` or `features_1m`."""
+    return _create_sql(table, MINUTE_TABLE_COLUMNS[table], if_not_exists=True)
+
+
+def minute_arrow(table: str, rows: Sequence[tuple[Any, ...]]) -> pa.Table:
+    """Minute rows (first field: the minute's start in ns) as an Arrow table of `table`, mapped as
+    a replay maps them."""
+    return _minute_table(rows, MINUTE_TABLE_COLUMNS[table])

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from sim.live.collector import DEFAULT_RETENTION_NS, RawCollector
@@ -19,6 +20,7 @@ from sim.outputs.stores import RAW_DB, RunStores
 REPO = Path(__file__).resolve().parents[2]
 MS = 1_000_000
 MIN_NS = 60_000_000_000
+DAY_NS = 24 * 60 * MIN_NS
 T0 = 1_709_251_200_000_000_000  # 2024-03-01T00:00:00Z
 
 
@@ -89,7 +91,7 @@ def test_schema_is_the_replay_store_schema_plus_a_receive_time_column(tmp_path: 
         assert "recv_ts_ms" not in [r[0] for r in replay]  # what replays write is unchanged
 
 
-def test_purge_removes_exactly_the_rows_older_than_48h_of_the_clock(tmp_path: Path) -> None:
+def test_purge_removes_exactly_the_rows_older_than_48h_of_the_clock_once_a_day(tmp_path: Path) -> None:
     now = T0 + 3 * 86_400_000_000_000
     cutoff = now - DEFAULT_RETENTION_NS
     clock = Clock(now)
@@ -104,16 +106,21 @@ def test_purge_removes_exactly_the_rows_older_than_48h_of_the_clock(tmp_path: Pa
     assert [r[0] for r in col.query("SELECT ts_ms FROM raw_trades")] == kept
     assert [r[0] for r in col.query("SELECT ts_ms FROM raw_quotes")] == kept
 
-    # Within the same clock minute (now is a minute boundary), flush does not purge again ...
+    # Within the same clock day (now is a day boundary), flush does not purge again ...
     col.trade(cutoff - MS, 100.0, 1.0, 1, 99)
     col.flush()
     assert col.rows_purged == 6 and col.query("SELECT count(*) FROM raw_trades") == [(5,)]
     # ... an explicit purge always runs ...
     assert col.purge() == 1 and col.rows_purged == 7
-    # ... and in the next minute flush purges by the clock's new time: the cutoff moved 1 minute.
-    clock.t = now + MIN_NS
+    # ... nor a minute later, nor at the day's last minute: the purge is batched daily ...
+    for t in (now + MIN_NS, now + DAY_NS - MIN_NS):
+        clock.t = t
+        col.flush()
+        assert col.rows_purged == 7
+    # ... and the first flush of the next day purges by the clock's new time (cutoff now - 24 h).
+    clock.t = now + DAY_NS
     col.flush()
-    assert col.rows_purged == 7 + 2 * 2  # cutoff and cutoff + 1 ms, in both tables
+    assert col.rows_purged == 7 + 2 * 2  # cutoff and cutoff + 1 ms (a day older than the new cutoff), both tables
     col.close()
     kept = [(now - MIN_NS) // MS, now // MS]
     assert [r[0] for r in _rows(tmp_path / RAW_DB, "SELECT ts_ms FROM raw_trades")] == kept
@@ -230,3 +237,20 @@ def test_a_batch_of_column_arrays_reads_back_like_ticks_given_one_by_one(tmp_pat
         a = duckdb.connect(str(one / "raw.duckdb"), read_only=True).execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
         b = duckdb.connect(str(bulk / "raw.duckdb"), read_only=True).execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
         assert a == b and len(a) in (50, 30)
+
+
+def test_bars_mode_klines_are_journaled_and_purged_with_the_ticks(tmp_path: Path) -> None:
+    now = T0 + 3 * 86_400_000_000_000
+    clock = Clock(now)
+    col = RawCollector(tmp_path, clock=clock)
+    opens = np.array([now - DEFAULT_RETENTION_NS - MIN_NS, now - 2 * MIN_NS, now - MIN_NS], dtype=np.int64)
+    px = np.array([100.0, 101.0, 102.0])
+    # Written at once (a write-ahead log), and the first write of the day purges the expired one.
+    assert col.write_klines(opens, MIN_NS, px, px + 1, px - 1, px, np.array([5.0, 6.0, 7.0])) == 3
+    assert col.pending == 0 and col.rows_purged == 1
+    assert col.query("SELECT ts_ms, interval_ms, open, high, low, close, volume, recv_ts_ms FROM raw_klines "
+                     "ORDER BY rowid") == [(int(t) // MS, 60_000, p, p + 1, p - 1, p, v, now // MS)
+                                           for t, p, v in zip(opens[1:], px[1:], (6.0, 7.0))]
+    with pytest.raises(ValueError, match="kline close is NaN"):
+        col.write_klines(opens[:1], MIN_NS, px[:1], px[:1], px[:1], np.array([math.nan]), px[:1])
+    col.close()
