@@ -108,24 +108,7 @@ proptest! {
                         released.push(key);
                     }
                     Step::Reached => break,
-                    Step::Starved(i) => {
-                        let i = i as usize;
-                        let s = &srcs[i];
-                        let from = cursor[i];
-                        let to = (from + s.chunk).min(s.ts.len());
-                        let src = m.source_mut(i as u32).unwrap();
-                        if from == to {
-                            src.finish();
-                        }
-                        for (r, &ts) in s.ts[from..to].iter().enumerate() {
-                            let row = (from + r + 1) as u64;
-                            match s.kind {
-                                SourceKind::Trades => src.push_trade(Trade { ts_ns: ts, price: 1.0, size: 1.0, side: 0, trade_id: -1 }, row, BadRowPolicy::Fail).unwrap(),
-                                _ => src.push_quote(Quote { ts_ns: ts, bid_px: 1.0, bid_sz: 1.0, ask_px: 2.0, ask_sz: 1.0 }, row, BadRowPolicy::Fail).unwrap(),
-                            }
-                        }
-                        cursor[i] = to;
-                    }
+                    Step::Starved(i) => feed(&mut m, &srcs, &mut cursor, i as usize),
                 }
             }
         }
