@@ -8,6 +8,7 @@ position/position.mdx, account/wallet-balance.mdx) answers after a restart as be
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 import urllib.request
@@ -148,6 +149,10 @@ def test_the_adapter_reconciles_against_the_restarted_venue_and_finds_its_state(
             assert (a.halted, a.exchange_position, a.our_position) == (None, 0.02, 0.02)
     finally:
         a.close()
+        # The adapter's stream callbacks hold it in a cycle: collect it (and its feed's engine) here,
+        # on the thread that made the engine, not in a later collection on another test's thread.
+        del a, feed
+        gc.collect()
 
 
 def test_the_clock_offset_and_counters_come_back_from_the_file(tmp_path: Path) -> None:
