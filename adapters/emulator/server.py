@@ -492,7 +492,8 @@ def create_app(emulator: Emulator) -> FastAPI:
     @app.get("/emulator/state")
     async def state() -> dict[str, Any]:
         return {**emulator.ex.state(), "faults_fired": [f"{ts}:{f.kind}" for ts, f in emulator.faults.fired],
-                "log": emulator.log[-200:], "started": emulator.started.is_set()}
+                "log": emulator.log[-200:], "started": emulator.started.is_set(),
+                "paced": emulator.paced}
 
     @app.post("/emulator/start")
     async def start() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pybit.exceptions import InvalidRequestError
 
-from tests.emulator.emulator_process import emulator
+from tests.emulator.emulator_process import emulator, state
 
 FINAL = ("Filled", "Cancelled", "Rejected", "PartiallyFilledCanceled")
 #: The probe scenarios' market (tests/fixtures/emulator/probe_plain.yaml) at 2x real time: its
@@ -88,13 +88,20 @@ def set_position(s: Any, category: str, symbol: str, target: float, tag: str) ->
     wait(lambda: abs(position_size(s, category, symbol) - target) < 1e-9)
 
 
+def paced(url: str) -> str:
+    """`url` once its replay runs at its speed: on the wall timeline it first runs the minute's
+    elapsed part at once, and a test reading the book during that burst would act on a stale one."""
+    wait(lambda: state(url)["paced"])
+    return url
+
+
 @pytest.fixture(scope="module")
 def linear() -> Iterator[str]:
     with emulator(PLAIN, *PACED) as url:
-        yield url
+        yield paced(url)
 
 
 @pytest.fixture(scope="module")
 def inverse() -> Iterator[str]:
     with emulator(INVERSE, *PACED) as url:
-        yield url
+        yield paced(url)

@@ -22,6 +22,7 @@ from tests.emulator.conformance_helpers import (
     book,
     code,
     order_row,
+    paced,
     position_size,
     set_position,
     wait,
@@ -34,7 +35,7 @@ L = {"category": "linear", "symbol": "BTCUSDT"}
 @pytest.fixture(scope="module")
 def spot() -> Iterator[str]:
     with emulator(SPOT, *PACED) as url:
-        yield url
+        yield paced(url)
 
 
 def _limit(s, side: str, price: float, tif: str, link: str, *, final: bool = True) -> dict:  # noqa: ANN001

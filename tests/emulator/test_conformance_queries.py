@@ -12,7 +12,7 @@ import pytest
 
 from adapters.emulator.queries import MISSING_POSITION_SCOPE, MISSING_SCOPE
 from tests.emulator.conformance_helpers import inverse, linear  # noqa: F401 - the emulators, module-scoped fixtures
-from tests.emulator.conformance_helpers import PACED, SPOT, book, code, order_row, set_position, wait
+from tests.emulator.conformance_helpers import PACED, SPOT, book, code, order_row, paced, set_position, wait
 from tests.emulator.emulator_process import emulator, pybit_http
 
 L = {"category": "linear", "symbol": "BTCUSDT"}
@@ -22,7 +22,7 @@ WEEK_MS = 7 * 24 * 3600 * 1000
 @pytest.fixture(scope="module")
 def spot() -> Iterator[str]:
     with emulator(SPOT, *PACED) as url:
-        yield url
+        yield paced(url)
 
 
 def _rest(s: Any, category: str, symbol: str, link: str, below: float = 300.0) -> str:
