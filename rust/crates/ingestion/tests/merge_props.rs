@@ -51,19 +51,24 @@ fn total_order(srcs: &[Src]) -> Vec<EventKey> {
     expected
 }
 
+/// A merger over `srcs` with nothing pushed yet, each source's cursor at 0, and the ascending
+/// limits to advance to, ending with "everything".
+fn start(srcs: &[Src], mut limits: Vec<i64>) -> (Merger, Vec<usize>, Vec<i64>) {
+    let mut m = Merger::new();
+    for s in srcs {
+        m.add_source(s.kind);
+    }
+    limits.sort();
+    limits.push(i64::MAX);
+    (m, vec![0usize; srcs.len()], limits)
+}
+
 proptest! {
     /// The driver of the market engine: runs of one source below the bound `peek_run` gives.
     #[test]
     fn runs_release_the_total_order(srcs in sources(), limits in prop::collection::vec(0i64..60, 1..6)) {
-        let mut m = Merger::new();
-        for s in &srcs {
-            m.add_source(s.kind);
-        }
-        let mut cursor = vec![0usize; srcs.len()];
+        let (mut m, mut cursor, limits) = start(&srcs, limits);
         let mut released: Vec<EventKey> = Vec::new();
-        let mut limits = limits;
-        limits.sort();
-        limits.push(i64::MAX);
         for &limit in &limits {
             loop {
                 match m.peek_run(limit) {
@@ -89,15 +94,8 @@ proptest! {
 
     #[test]
     fn merge_is_the_total_order(srcs in sources(), limits in prop::collection::vec(0i64..60, 1..6)) {
-        let mut m = Merger::new();
-        for s in &srcs {
-            m.add_source(s.kind);
-        }
-        let mut cursor = vec![0usize; srcs.len()];
+        let (mut m, mut cursor, limits) = start(&srcs, limits);
         let mut released: Vec<EventKey> = Vec::new();
-        let mut limits = limits;
-        limits.sort();
-        limits.push(i64::MAX);
         for &limit in &limits {
             loop {
                 match m.next(limit) {
