@@ -459,6 +459,17 @@ def _(tmp: Path) -> tuple[list[str], list[str]]:
     return ["emulator", str(tmp / "case.yaml"), "--port", "0"], ["emulator.state", "unknown key"]
 
 
+@case("emulator-block-clock-unknown")
+def _(tmp: Path) -> tuple[list[str], list[str]]:
+    write_data(tmp)
+    (tmp / "case.yaml").write_text(RECORDED + "emulator: {clock: 7}\n")
+    return ["emulator", str(tmp / "case.yaml"), "--port", "0"], ["emulator.clock", "not one of wall, scenario"]
+
+
+option("emulator-clock-unknown", lambda tmp: ["emulator", str(tmp / "case.yaml"), "--port", "0", "--clock", "venue"],
+       "invalid choice")
+
+
 option("emulator-state-folder-missing", lambda tmp: ["emulator", str(tmp / "case.yaml"), "--port", "0", "--state",
                                                      str(tmp / "nowhere" / "venue.json")], "nowhere",
        "does not exist")
